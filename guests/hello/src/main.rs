@@ -1,0 +1,28 @@
+//! The hello guest: prints the Xen version (`XENVER_version`), the domain's
+//! memory (`XENMEM_current_reservation` and the PVH start-info RAM map) and
+//! the command line, then powers off.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use xen_platform::{hypercall, println, BootInfo};
+
+xen_platform::entry!(main);
+
+fn main(boot: &BootInfo) {
+    let v = boot.xen_version();
+    println!("hello from rumpx on Xen {}.{}", v.major, v.minor);
+    match hypercall::current_reservation() {
+        Ok(pages) => println!(
+            "memory: {} MiB ({} pages; start-info RAM map: {} MiB)",
+            pages * 4096 / (1024 * 1024),
+            pages,
+            boot.total_ram() / (1024 * 1024)
+        ),
+        Err(e) => println!(
+            "memory: unknown ({e}; start-info RAM map: {} MiB)",
+            boot.total_ram() / (1024 * 1024)
+        ),
+    }
+    println!("cmdline: {}", boot.cmdline());
+}
