@@ -100,10 +100,15 @@ pub(crate) fn triple_fault() -> ! {
 }
 
 /// Raises a CPU exception on purpose (boot self-test of the IDT, selected
-/// with `rumpx.fault=` on the command line): `"ud2"` (#UD) or `"pf"` (a
-/// read of an unmapped address above 4 GiB, #PF). Other values do nothing.
+/// with `rumpx.fault=` on the command line): `"ud2"` (#UD), `"pf"` (a
+/// read of an unmapped address above 4 GiB, #PF) or `"stack"` (unbounded
+/// recursion into the boot stack's guard page, reported as #DF). Other
+/// values do nothing.
 pub(crate) fn trigger_test_fault(kind: &str) {
     match kind {
+        "stack" => {
+            recurse(0);
+        }
         // SAFETY: ud2 raises #UD, which the IDT handler reports and which
         // ends in a shutdown; nothing after it runs.
         "ud2" => unsafe { asm!("ud2", options(nomem, nostack)) },
@@ -114,4 +119,14 @@ pub(crate) fn trigger_test_fault(kind: &str) {
         },
         _ => {}
     }
+}
+
+/// Recurses without bound (for the `stack` self-test).
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let mut frame = [depth; 64];
+    // Keep the frame alive so the recursion is not folded away.
+    core::hint::black_box(&mut frame);
+    recurse(depth + 1).wrapping_add(frame[depth as usize % 64])
 }

@@ -13,6 +13,7 @@ core::arch::global_asm!(
     r#"
     .pushsection .bss.rumpx_pages, "aw", @nobits
     .balign 4096
+    .globl rumpx_hypercall_page
 rumpx_hypercall_page:
     .skip 4096
     .popsection

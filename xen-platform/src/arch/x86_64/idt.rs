@@ -3,14 +3,13 @@
 //! [`rumpx_exception`], which reports vector, name, error code, RIP and (for
 //! #PF) CR2 on the console and the 0xE9 port, then crash-shuts down.
 
+use super::gdt::{DOUBLE_FAULT_IST, KERNEL_CS};
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Number of exception vectors handled.
 const VECTORS: usize = 32;
-/// Code segment selector of the boot GDT (64-bit code).
-const KERNEL_CS: u16 = 0x08;
 
 // One 16-byte stub per vector; vectors with a CPU-pushed error code are 8,
 // 10-14, 17, 21, 29 and 30.
@@ -57,6 +56,8 @@ rumpx_isr_common:
 unsafe extern "C" {
     /// Start of the exception stubs (defined above), 16 bytes apart.
     static rumpx_isr_stubs: [u8; 16 * VECTORS];
+    /// The unmapped guard page below the boot stack (defined in `pvh`).
+    static rumpx_boot_stack_guard: [u8; 4096];
 }
 
 /// An IDT gate descriptor (64-bit interrupt gate).
@@ -83,11 +84,11 @@ impl Gate {
         reserved: 0,
     };
 
-    fn interrupt(handler: u64) -> Gate {
+    fn interrupt(handler: u64, ist: u8) -> Gate {
         Gate {
             offset_low: handler as u16,
             selector: KERNEL_CS,
-            ist: 0,
+            ist,
             // Present, DPL 0, 64-bit interrupt gate.
             type_attr: 0x8e,
             offset_mid: (handler >> 16) as u16,
@@ -108,14 +109,18 @@ unsafe impl Sync for Idt {}
 
 static IDT: Idt = Idt(UnsafeCell::new([Gate::MISSING; VECTORS]));
 
-/// Fills and loads the IDT.
+/// Loads the GDT and TSS, then fills and loads the IDT.
 pub(crate) fn init() {
+    super::gdt::init();
     let stubs = (&raw const rumpx_isr_stubs) as u64;
     let table = IDT.0.get();
     for v in 0..VECTORS {
         // SAFETY: `init` runs once on the boot CPU before the IDT is loaded,
         // so nothing else reads or writes the table; `v` is in bounds.
-        unsafe { (*table)[v] = Gate::interrupt(stubs + 16 * v as u64) };
+        unsafe {
+            let ist = if v == 8 { DOUBLE_FAULT_IST } else { 0 };
+            (*table)[v] = Gate::interrupt(stubs + 16 * v as u64, ist);
+        };
     }
     #[repr(C, packed)]
     struct Idtr {
@@ -199,8 +204,13 @@ impl fmt::Display for ExceptionFrame {
             "exception {} {mnemonic} ({name}), error code {:#x}, RIP {:#018x}",
             self.vector, self.error_code, self.rip
         )?;
-        if self.vector == 14 {
-            write!(f, ", CR2 {:#018x}", super::cpu::read_cr2())?;
+        if self.vector == 14 || self.vector == 8 {
+            let cr2 = super::cpu::read_cr2();
+            write!(f, ", CR2 {cr2:#018x}")?;
+            let guard = (&raw const rumpx_boot_stack_guard) as u64;
+            if (guard..guard + 4096).contains(&cr2) {
+                write!(f, " (boot stack overflow: guard page)")?;
+            }
         }
         write!(
             f,

@@ -6,6 +6,7 @@
 //! [`crate::start`].
 
 pub(crate) mod cpu;
+mod gdt;
 pub(crate) mod hypercall;
 pub(crate) mod idt;
 mod pvh;

@@ -88,6 +88,26 @@ rumpx_pvh_start32:
     addl $8, %edi
     loop 2b
 
+    /* The 2 MiB region holding the stack guard page is mapped with 4 KiB
+       pages instead, leaving the guard page unmapped: a boot stack
+       overflow faults (and is reported through the #DF IST stack) instead of
+       silently overwriting what lies below the stack. */
+    movl $rumpx_boot_stack_guard, %edx
+    andl $0xffe00000, %edx
+    movl $rumpx_boot_pt, %edi
+    leal 0x3(%edx), %eax
+    movl $512, %ecx
+5:  movl %eax, (%edi)
+    addl $0x1000, %eax
+    addl $8, %edi
+    loop 5b
+    movl $rumpx_boot_stack_guard, %eax
+    shrl $12, %eax
+    andl $511, %eax
+    movl $0, rumpx_boot_pt(,%eax,8)
+    shrl $21, %edx
+    movl $rumpx_boot_pt + 0x3, rumpx_boot_pd(,%edx,8)
+
     /* PML4 entry 0 points at the PDPT. */
     movl $rumpx_boot_pdpt + 0x3, rumpx_boot_pml4
 
@@ -170,7 +190,11 @@ rumpx_boot_pdpt:
     .skip 4096
 rumpx_boot_pd:
     .skip 4096 * 4
-    .balign 16
+rumpx_boot_pt:
+    .skip 4096
+    .globl rumpx_boot_stack_guard
+rumpx_boot_stack_guard:
+    .skip 4096
 rumpx_boot_stack:
     .skip {stack_size}
 rumpx_boot_stack_top:
