@@ -1,0 +1,46 @@
+//! Builds guest images: `cargo build --release --target x86_64-unknown-none`
+//! of a package under `guests/`, into a target folder of its own so that a
+//! build started from inside `cargo test` does not wait on the outer cargo.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The target all guests are built for.
+pub const GUEST_TARGET: &str = "x86_64-unknown-none";
+
+/// The workspace root: `$RUMPX_WORKSPACE`, else the one this tool was built in.
+pub fn workspace_root() -> PathBuf {
+    std::env::var_os("RUMPX_WORKSPACE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+/// Builds guest package `guest` and returns the image's path.
+pub fn build_guest(guest: &str) -> Result<PathBuf> {
+    let root = workspace_root();
+    if !root.join("guests").join(guest).join("Cargo.toml").exists() {
+        return Err(Error::Build {
+            guest: guest.into(),
+            detail: format!("there is no guests/{guest} in {}", root.display()),
+        });
+    }
+    let target_dir = root.join("target/guests");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--target", GUEST_TARGET, "-p", guest, "--target-dir"])
+        .arg(&target_dir)
+        .current_dir(&root)
+        .output()
+        .map_err(|e| Error::Build {
+            guest: guest.into(),
+            detail: format!("cannot run cargo: {e}"),
+        })?;
+    if !output.status.success() {
+        return Err(Error::Build {
+            guest: guest.into(),
+            detail: String::from_utf8_lossy(&output.stderr).into_owned(),
+        });
+    }
+    Ok(target_dir.join(GUEST_TARGET).join("release").join(guest))
+}

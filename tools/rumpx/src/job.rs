@@ -1,0 +1,196 @@
+//! One guest run as a job folder: the inputs `run-guest` reads (xl config,
+//! time limit) and the outputs it leaves (console, xl log, result), followed
+//! live. Shared by the embedded test host and a real dom0.
+
+use crate::error::{io_at, Error, Result};
+use crate::outcome::{parse_stamped_line, ConsoleLine, GuestOutcome, RunRecord};
+use crate::pvh_elf::{check_pvh_image, PvhImage};
+use crate::xl_config::XlConfig;
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A guest to run.
+#[derive(Debug, Clone)]
+pub struct GuestSpec {
+    /// The domain name.
+    pub name: String,
+    /// The PVH image on this machine.
+    pub image: PathBuf,
+    /// Memory in MiB.
+    pub memory_mib: u32,
+    /// The guest's command line (xl's `extra=`).
+    pub extra: Option<String>,
+    /// How long it may run before it is destroyed.
+    pub timeout: Duration,
+}
+
+impl GuestSpec {
+    /// A 32 MiB guest with no command line and a 60 s limit.
+    pub fn new(name: impl Into<String>, image: impl Into<PathBuf>) -> Self {
+        GuestSpec {
+            name: name.into(),
+            image: image.into(),
+            memory_mib: 32,
+            extra: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Sets the command line.
+    pub fn extra(mut self, extra: impl Into<String>) -> Self {
+        self.extra = Some(extra.into());
+        self
+    }
+
+    /// Sets the memory size.
+    pub fn memory_mib(mut self, mib: u32) -> Self {
+        self.memory_mib = mib;
+        self
+    }
+
+    /// Sets the time limit.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The xl configuration for this guest, with the image at `kernel` as the
+    /// toolstack will see it.
+    pub fn xl_config(&self, kernel: &Path) -> XlConfig {
+        let mut cfg = XlConfig::new(&self.name, kernel);
+        cfg.memory_mib = self.memory_mib;
+        cfg.extra = self.extra.clone();
+        cfg
+    }
+}
+
+/// Reads and checks a guest image before anything is booted.
+pub fn check_image(path: &Path) -> Result<PvhImage> {
+    let bytes = fs::read(path).map_err(io_at(path))?;
+    check_pvh_image(&bytes).map_err(|reason| Error::NotPvhImage {
+        path: path.to_path_buf(),
+        reason,
+    })
+}
+
+/// Writes the job's inputs into `dir`; `kernel` is the image's path as the
+/// toolstack sees it.
+pub fn write_inputs(dir: &Path, spec: &GuestSpec, kernel: &Path) -> Result<()> {
+    let cfg = spec.xl_config(kernel).render()?;
+    fs::write(dir.join("guest.cfg"), cfg).map_err(io_at(dir.join("guest.cfg")))?;
+    let timeout = spec.timeout.as_secs().max(1).to_string();
+    fs::write(dir.join("timeout"), timeout).map_err(io_at(dir.join("timeout")))?;
+    Ok(())
+}
+
+/// Follows a running job in `dir`: hands each new console line to `on_line`
+/// until `finished` says the job's outputs are complete, then assembles the
+/// outcome. `finished` also reports a dead runner as an error.
+pub fn follow(
+    dir: &Path,
+    name: &str,
+    deadline: Instant,
+    finished: &mut dyn FnMut() -> Result<bool>,
+    on_line: &mut dyn FnMut(&ConsoleLine),
+) -> Result<GuestOutcome> {
+    let stamped = dir.join("console.stamped");
+    let mut offset = 0u64;
+    let mut pending = String::new();
+    let mut lines = Vec::new();
+    let mut created_at = None;
+    loop {
+        let done = finished()?;
+        if created_at.is_none() {
+            created_at = fs::read_to_string(dir.join("created_at")).ok().and_then(|s| s.trim().parse::<f64>().ok());
+        }
+        if let Some(created_at) = created_at {
+            offset += read_new(&stamped, offset, &mut pending)?;
+            while let Some(end) = pending.find('\n') {
+                let line: String = pending.drain(..=end).collect();
+                if let Some(line) = parse_stamped_line(line.trim_end_matches('\n'), created_at) {
+                    on_line(&line);
+                    lines.push(line);
+                }
+            }
+        }
+        if done {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(Error::TestHost(format!(
+                "guest {name}: the runner did not finish in time (job folder {})",
+                dir.display()
+            )));
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let result = fs::read_to_string(dir.join("result")).map_err(io_at(dir.join("result")))?;
+    let record = RunRecord::parse(&result);
+    let xl_log = fs::read_to_string(dir.join("xl.log")).unwrap_or_default();
+    // The live follower may stop a moment before xenconsoled writes the last
+    // lines; the raw log copied at the end is complete.
+    let raw = fs::read_to_string(dir.join("console.log")).unwrap_or_default();
+    let lifetime = Duration::from_secs_f64((record.ended_at - record.created_at).max(0.0));
+    for text in raw.lines().skip(lines.len()) {
+        let line = ConsoleLine {
+            at: lifetime,
+            text: text.trim_end_matches('\r').to_string(),
+        };
+        on_line(&line);
+        lines.push(line);
+    }
+    Ok(GuestOutcome::assemble(name, &record, lines, xl_log))
+}
+
+/// Appends what `path` gained since `offset` to `pending`; returns the bytes read.
+fn read_new(path: &Path, offset: u64, pending: &mut String) -> Result<u64> {
+    let Ok(mut file) = fs::File::open(path) else {
+        return Ok(0);
+    };
+    file.seek(SeekFrom::Start(offset)).map_err(io_at(path))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_at(path))?;
+    pending.push_str(&String::from_utf8_lossy(&bytes));
+    Ok(bytes.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::ShutdownReason;
+
+    #[test]
+    fn follows_a_finished_job_folder() {
+        let dir = std::env::temp_dir().join(format!("rumpx-job-test-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("created_at"), "100.0\n").unwrap();
+        fs::write(dir.join("console.stamped"), "100.5 first\n100.75 second\n").unwrap();
+        fs::write(dir.join("console.log"), "first\nsecond\nthird\n").unwrap();
+        fs::write(dir.join("xl.log"), "Domain 3 has shut down, reason code 0 0x0\n").unwrap();
+        fs::write(dir.join("result"), "outcome=ended\nxl_status=0\ncreated_at=100.0\nended_at=101.0\n").unwrap();
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let outcome = follow(&dir, "g", deadline, &mut || Ok(true), &mut |l| seen.push(l.text.clone())).unwrap();
+        assert_eq!(seen, ["first", "second", "third"]);
+        assert_eq!(outcome.reason, ShutdownReason::Poweroff);
+        assert_eq!(outcome.first_output_after, Some(Duration::from_millis(500)));
+        assert_eq!(outcome.console[2].at, Duration::from_secs(1));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn writes_the_inputs_run_guest_reads() {
+        let dir = std::env::temp_dir().join(format!("rumpx-job-inputs-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let spec = GuestSpec::new("hello", "/tmp/hello").extra("a=b").timeout(Duration::from_secs(7));
+        write_inputs(&dir, &spec, Path::new("/share/jobs/1/hello")).unwrap();
+        let cfg = fs::read_to_string(dir.join("guest.cfg")).unwrap();
+        assert!(cfg.contains("kernel = \"/share/jobs/1/hello\""));
+        assert!(cfg.contains("extra = \"a=b\""));
+        assert_eq!(fs::read_to_string(dir.join("timeout")).unwrap(), "7");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

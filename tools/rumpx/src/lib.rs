@@ -1,0 +1,22 @@
+//! rumpx, the dom0 side: build guest images, check them, write xl configs,
+//! run guests with `xl create` on a local Xen or on the embedded Xen test
+//! host (Xen + Linux dom0 under QEMU), and read how they ended.
+
+pub mod cpio;
+pub mod dom0_image;
+pub mod error;
+pub mod guest_build;
+pub mod job;
+pub mod kernel_modules;
+pub mod local_xen;
+pub mod outcome;
+pub mod packages;
+pub mod pvh_elf;
+pub mod qemu;
+pub mod test_host;
+pub mod xl_config;
+
+pub use error::{Error, Result};
+pub use job::GuestSpec;
+pub use outcome::{ConsoleLine, GuestOutcome, ShutdownReason};
+pub use test_host::{HostOptions, TestHost};

@@ -1,0 +1,168 @@
+//! The `rumpx` command: build, check and run rumpx guests on Xen.
+
+use clap::{Parser, Subcommand};
+use rumpx::outcome::ShutdownReason;
+use rumpx::{guest_build, job, local_xen, GuestSpec, HostOptions, TestHost};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "rumpx", version, about = "Build and run rump-kernel guests on Xen")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build a guest from guests/<GUEST> and print the image's path and size.
+    Build {
+        /// The guest package (hello, panic, ...).
+        guest: String,
+    },
+    /// Check that an image is a PVH ELF that Xen can boot.
+    Check {
+        /// The image file.
+        image: PathBuf,
+    },
+    /// Print an xl config for a guest, to keep and use with `xl create`.
+    Cfg {
+        #[command(flatten)]
+        guest: GuestArgs,
+    },
+    /// Build (if named) and run a guest with `xl create`: on this machine's Xen
+    /// when it is a dom0, else on the embedded Xen test host under QEMU.
+    /// Prints the console live; exits 0 on poweroff, 1 on crash, 2 on timeout.
+    Run {
+        #[command(flatten)]
+        guest: GuestArgs,
+        /// Seconds the guest may run before it is destroyed.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Use the embedded test host even on a dom0.
+        #[arg(long)]
+        embedded: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct GuestArgs {
+    /// A guest package name (built first) or the path of an image.
+    guest: String,
+    /// The guest's command line (xl's `extra=`).
+    #[arg(long)]
+    extra: Option<String>,
+    /// Memory in MiB.
+    #[arg(long, default_value_t = 32)]
+    memory: u32,
+    /// The domain name (default: the guest's name).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+impl GuestArgs {
+    /// The image (building a named guest) and the spec to run it with.
+    fn spec(&self) -> rumpx::Result<GuestSpec> {
+        let as_path = Path::new(&self.guest);
+        let image = if as_path.is_file() {
+            as_path.to_path_buf()
+        } else {
+            eprintln!("[rumpx] building guest {}", self.guest);
+            guest_build::build_guest(&self.guest)?
+        };
+        let default_name = image.file_name().map_or("guest".into(), |n| n.to_string_lossy().into_owned());
+        let mut spec = GuestSpec::new(self.name.clone().unwrap_or(default_name), image).memory_mib(self.memory);
+        spec.extra = self.extra.clone();
+        Ok(spec)
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rumpx: error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn run(cli: Cli) -> rumpx::Result<ExitCode> {
+    match cli.command {
+        Cmd::Build { guest } => {
+            let image = guest_build::build_guest(&guest)?;
+            describe_image(&image)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Check { image } => {
+            describe_image(&image)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Cfg { guest } => {
+            let spec = guest.spec()?;
+            job::check_image(&spec.image)?;
+            let kernel = std::fs::canonicalize(&spec.image).map_err(|source| rumpx::Error::Io {
+                path: spec.image.clone(),
+                source,
+            })?;
+            print!("{}", spec.xl_config(&kernel).render()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run {
+            guest,
+            timeout,
+            embedded,
+        } => {
+            let spec = guest.spec()?.timeout(Duration::from_secs(timeout));
+            describe_image(&spec.image)?;
+            let mut print_line = |line: &rumpx::ConsoleLine| println!("{}", line.text);
+            let outcome = if local_xen::available() && !embedded {
+                eprintln!("[rumpx] running {} on this machine's Xen", spec.name);
+                local_xen::run_guest(&spec, &mut print_line)?
+            } else {
+                let host = TestHost::boot(&HostOptions::default(), &mut |step| eprintln!("[rumpx] {step}"))?;
+                eprintln!("[rumpx] test host ready in {:.1} s", host.boot_time.as_secs_f64());
+                let outcome = host.run_guest(&spec, &mut print_line);
+                if let Err(e) = host.shutdown() {
+                    eprintln!("[rumpx] {e}");
+                }
+                outcome?
+            };
+            let first = outcome
+                .first_output_after
+                .map_or("no output".into(), |t| format!("first output {:.2} s after xl create", t.as_secs_f64()));
+            eprintln!(
+                "[rumpx] {}: {} after {:.2} s ({first})",
+                outcome.name,
+                outcome.reason,
+                outcome.lifetime.as_secs_f64()
+            );
+            if let Some(problem) = outcome.problem() {
+                eprintln!("rumpx: error: {problem}");
+                return Ok(ExitCode::from(4));
+            }
+            Ok(match outcome.reason {
+                ShutdownReason::Poweroff | ShutdownReason::Reboot => ExitCode::SUCCESS,
+                ShutdownReason::Crash => ExitCode::from(1),
+                ShutdownReason::Timeout => ExitCode::from(2),
+                _ => ExitCode::from(3),
+            })
+        }
+    }
+}
+
+/// Checks an image and prints what the loader will see.
+fn describe_image(image: &Path) -> rumpx::Result<()> {
+    let pvh = job::check_image(image)?;
+    let file_bytes = std::fs::metadata(image).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "[rumpx] {}: PVH entry {:#x}, {} KiB file, {} KiB loaded at {:#x}",
+        image.display(),
+        pvh.entry,
+        file_bytes.div_ceil(1024),
+        pvh.loaded_bytes().div_ceil(1024),
+        pvh.load_start
+    );
+    Ok(())
+}
