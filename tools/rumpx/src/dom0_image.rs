@@ -42,6 +42,7 @@ pub const HOST_PACKAGES: &[&str] = &[
     "bash",
     "iproute2",
     "util-linux",
+    "mount",
     "libc6",
     "libgcc-s1",
     "libncurses6",
@@ -177,10 +178,8 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<B
     }
 
     progress("unpacking packages");
-    let root = out.join("root");
-    if root.exists() {
-        fs::remove_dir_all(&root).map_err(io_at(&root))?;
-    }
+    let root = out.join(format!("root-{}", std::process::id()));
+    remove_tree(&root)?;
     fs::create_dir_all(&root).map_err(io_at(&root))?;
     for deb in &debs {
         packages::extract(deb, &root)?;
@@ -193,8 +192,26 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<B
     check_shared_libraries(&root)?;
     write_initramfs(&root, &modules, &files.initramfs)?;
     fs::write(&manifest_path, manifest).map_err(io_at(&manifest_path))?;
-    fs::remove_dir_all(&root).map_err(io_at(&root))?;
+    remove_tree(&root)?;
     Ok(files)
+}
+
+/// Removes a folder tree if it exists. Removing a large tree was seen to fail
+/// once with "Directory not empty" on these machines and succeed when
+/// repeated, so it is tried a few times.
+fn remove_tree(path: &Path) -> Result<()> {
+    let mut last = None;
+    for _ in 0..3 {
+        match fs::remove_dir_all(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::Io {
+        path: path.to_path_buf(),
+        source: last.expect("the loop ran"),
+    })
 }
 
 /// What the boot files are made from: the exact package files and our scripts.
