@@ -218,17 +218,15 @@ extern "C" fn rumpx_pvh_start_rust(start_info_paddr: u32) -> ! {
     super::idt::init();
     crate::console::early_str("rumpx: PVH entry, long mode up\n");
 
-    if start_info_paddr == 0 || start_info_paddr % 8 != 0 {
-        start::fatal_early(format_args!(
-            "bad hvm_start_info address {start_info_paddr:#x}"
-        ));
+    if start_info_paddr == 0 {
+        start::fatal_early(format_args!("no hvm_start_info (%ebx is 0)"));
     }
     // SAFETY: PVH hands over the physical address of a `hvm_start_info` in
-    // %ebx; it is below 4 GiB (identity-mapped), 8-byte aligned (checked
-    // above) and the loader does not touch it after entry. Nothing in the
-    // guest writes it, so a shared 'static reference is sound.
-    let info: &'static hvm_start_info =
-        unsafe { &*(start_info_paddr as usize as *const hvm_start_info) };
+    // %ebx; it is below 4 GiB (identity-mapped) and the loader does not
+    // touch it after entry. It is copied out, so alignment does not matter.
+    let info: hvm_start_info =
+        unsafe { (start_info_paddr as usize as *const hvm_start_info).read_unaligned() };
+    let info = &info;
     if let Err(e) = start_info::check(info) {
         start::fatal_early(format_args!("{e}"));
     }
