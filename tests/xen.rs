@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 /// A case's verdict: Ok, or what was wrong.
 type Verdict = Result<(), String>;
 
+/// A named case.
+type Case = (&'static str, fn(&Fixture) -> Verdict);
+
 /// What the cases share.
 struct Fixture {
     host: TestHost,
@@ -38,12 +41,27 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cases: &[(&str, fn(&Fixture) -> Verdict)] = &[
-        ("hello_boots_with_xl_create_and_powers_off", hello_boots_with_xl_create_and_powers_off),
-        ("panic_guest_reports_and_crashes", panic_guest_reports_and_crashes),
-        ("cpu_fault_is_reported_with_rip_and_cr2", cpu_fault_is_reported_with_rip_and_cr2),
-        ("invalid_images_are_refused_before_booting", invalid_images_are_refused_before_booting),
-        ("one_host_runs_guests_side_by_side", one_host_runs_guests_side_by_side),
+    let cases: &[Case] = &[
+        (
+            "hello_boots_with_xl_create_and_powers_off",
+            hello_boots_with_xl_create_and_powers_off,
+        ),
+        (
+            "panic_guest_reports_and_crashes",
+            panic_guest_reports_and_crashes,
+        ),
+        (
+            "cpu_fault_is_reported_with_rip_and_cr2",
+            cpu_fault_is_reported_with_rip_and_cr2,
+        ),
+        (
+            "invalid_images_are_refused_before_booting",
+            invalid_images_are_refused_before_booting,
+        ),
+        (
+            "one_host_runs_guests_side_by_side",
+            one_host_runs_guests_side_by_side,
+        ),
     ];
     let mut failed = 0;
     for (name, case) in cases {
@@ -54,12 +72,18 @@ fn main() -> ExitCode {
             Ok(()) => println!("test {name} ... ok ({took:.1} s)"),
             Err(why) => {
                 failed += 1;
-                println!("test {name} ... FAILED ({took:.1} s)\n    {}", why.replace('\n', "\n    "));
+                println!(
+                    "test {name} ... FAILED ({took:.1} s)\n    {}",
+                    why.replace('\n', "\n    ")
+                );
             }
         }
     }
     if let Some(kib) = fixture.host.peak_memory_kib() {
-        println!("figure: test host peak memory (QEMU VmHWM): {} MiB", kib / 1024);
+        println!(
+            "figure: test host peak memory (QEMU VmHWM): {} MiB",
+            kib / 1024
+        );
     }
     if let Err(e) = fixture.host.shutdown() {
         println!("note: {e}");
@@ -79,7 +103,10 @@ fn setup() -> rumpx::Result<Fixture> {
     let image = job::check_image(&hello)?;
     println!(
         "figure: hello image: {} KiB file, {} KiB loaded",
-        std::fs::metadata(&hello).map(|m| m.len()).unwrap_or(0).div_ceil(1024),
+        std::fs::metadata(&hello)
+            .map(|m| m.len())
+            .unwrap_or(0)
+            .div_ceil(1024),
         image.loaded_bytes().div_ceil(1024)
     );
     let host = TestHost::boot(&HostOptions::default(), &mut |step| println!("xen: {step}"))?;
@@ -87,7 +114,10 @@ fn setup() -> rumpx::Result<Fixture> {
         "figure: QEMU start to dom0 ready: {:.1} s",
         host.boot_time.as_secs_f64()
     );
-    let info = host.dom0_exec("xl info | sed -n 's/^xen_\\(major\\|minor\\) *: //p'", Duration::from_secs(60))?;
+    let info = host.dom0_exec(
+        "xl info | sed -n 's/^xen_\\(major\\|minor\\) *: //p'",
+        Duration::from_secs(60),
+    )?;
     let xen_version = info.stdout.split_whitespace().collect::<Vec<_>>().join(".");
     println!("xen: dom0 reports Xen {xen_version}");
     let scratch = std::env::temp_dir().join(format!("rumpx-xen-tests-{}", std::process::id()));
@@ -106,7 +136,9 @@ fn setup() -> rumpx::Result<Fixture> {
 
 /// Runs a guest, keeping its console for the failure message.
 fn run(f: &Fixture, spec: &GuestSpec) -> Result<GuestOutcome, String> {
-    f.host.run_guest(spec, &mut |_| {}).map_err(|e| format!("{}: {e}", spec.name))
+    f.host
+        .run_guest(spec, &mut |_| {})
+        .map_err(|e| format!("{}: {e}", spec.name))
 }
 
 fn expect(ok: bool, what: &str, outcome: &GuestOutcome) -> Verdict {
@@ -129,10 +161,16 @@ fn last_lines(text: &str, n: usize) -> String {
 
 fn hello_boots_with_xl_create_and_powers_off(f: &Fixture) -> Verdict {
     let extra = "greeting=\"from dom0\" answer=42";
-    let spec = GuestSpec::new("hello", &f.hello).extra(extra).timeout(Duration::from_secs(60));
+    let spec = GuestSpec::new("hello", &f.hello)
+        .extra(extra)
+        .timeout(Duration::from_secs(60));
     let outcome = run(f, &spec)?;
     let banner = format!("hello from rumpx on Xen {}", f.xen_version);
-    expect(!f.xen_version.is_empty(), "dom0's xl info gave no Xen version", &outcome)?;
+    expect(
+        !f.xen_version.is_empty(),
+        "dom0's xl info gave no Xen version",
+        &outcome,
+    )?;
     let Some(line) = outcome.find_line(&banner) else {
         return expect(false, &format!("no banner {banner:?}"), &outcome);
     };
@@ -146,32 +184,53 @@ fn hello_boots_with_xl_create_and_powers_off(f: &Fixture) -> Verdict {
         "the command line (xl extra=) is not echoed",
         &outcome,
     )?;
-    expect(outcome.find_line("memory: 32 MiB").is_some(), "no memory line saying 32 MiB", &outcome)?;
-    expect(outcome.reason == ShutdownReason::Poweroff, "shutdown reason is not poweroff", &outcome)
+    expect(
+        outcome.find_line("memory: 32 MiB").is_some(),
+        "no memory line saying 32 MiB",
+        &outcome,
+    )?;
+    expect(
+        outcome.reason == ShutdownReason::Poweroff,
+        "shutdown reason is not poweroff",
+        &outcome,
+    )
 }
 
 fn panic_guest_reports_and_crashes(f: &Fixture) -> Verdict {
     let outcome = run(f, &GuestSpec::new("panic", &f.panic))?;
     expect(
         outcome
-            .find_line("panic: deliberate panic from the panic test guest at guests/panic/src/main.rs:")
+            .find_line(
+                "panic: deliberate panic from the panic test guest at guests/panic/src/main.rs:",
+            )
             .is_some(),
         "no panic message with its location",
         &outcome,
     )?;
-    expect(outcome.reason == ShutdownReason::Crash, "shutdown reason is not crash", &outcome)
+    expect(
+        outcome.reason == ShutdownReason::Crash,
+        "shutdown reason is not crash",
+        &outcome,
+    )
 }
 
 fn cpu_fault_is_reported_with_rip_and_cr2(f: &Fixture) -> Verdict {
     let spec = GuestSpec::new("fault", &f.hello).extra("rumpx.fault=pf");
     let outcome = run(f, &spec)?;
-    let report = outcome.find_line("exception 14").map(|l| l.text.clone()).unwrap_or_default();
+    let report = outcome
+        .find_line("exception 14")
+        .map(|l| l.text.clone())
+        .unwrap_or_default();
     expect(
         report.contains("RIP 0x") && report.contains("CR2 0x00000010deadb000"),
         "no page-fault report with RIP and CR2",
         &outcome,
     )?;
-    expect(outcome.reason == ShutdownReason::Crash, "shutdown reason is not crash", &outcome)
+    expect(
+        outcome.reason == ShutdownReason::Crash,
+        "shutdown reason is not crash",
+        &outcome,
+    )
 }
 
 fn invalid_images_are_refused_before_booting(f: &Fixture) -> Verdict {
@@ -189,7 +248,10 @@ fn invalid_images_are_refused_before_booting(f: &Fixture) -> Verdict {
 
     let domains = f
         .host
-        .dom0_exec("xl list | tail -n +2 | awk '{print $1}'", Duration::from_secs(30))
+        .dom0_exec(
+            "xl list | tail -n +2 | awk '{print $1}'",
+            Duration::from_secs(30),
+        )
         .map_err(|e| e.to_string())?;
     if domains.stdout.trim() != "Domain-0" {
         return Err(format!("domains other than dom0 exist: {}", domains.stdout));
@@ -198,20 +260,34 @@ fn invalid_images_are_refused_before_booting(f: &Fixture) -> Verdict {
 }
 
 fn expect_refusal(f: &Fixture, image: &Path, reason_ok: fn(&PvhError) -> bool) -> Verdict {
-    match f.host.run_guest(&GuestSpec::new("invalid", image), &mut |_| {}) {
+    match f
+        .host
+        .run_guest(&GuestSpec::new("invalid", image), &mut |_| {})
+    {
         Err(Error::NotPvhImage { reason, .. }) if reason_ok(&reason) => Ok(()),
-        Err(e) => Err(format!("{}: refused for the wrong reason: {e}", image.display())),
-        Ok(o) => Err(format!("{}: was booted (ended {})", image.display(), o.reason)),
+        Err(e) => Err(format!(
+            "{}: refused for the wrong reason: {e}",
+            image.display()
+        )),
+        Ok(o) => Err(format!(
+            "{}: was booted (ended {})",
+            image.display(),
+            o.reason
+        )),
     }
 }
 
 /// The offset of the n_type field of hello's "Xen" note of type 18.
 fn find_phys32_note_type(bytes: &[u8]) -> Option<usize> {
     // A note header is namesz=4, descsz, type=18, then "Xen\0".
-    bytes.windows(16).position(|w| {
-        w[0..4] == 4u32.to_le_bytes() && w[8..12] == 18u32.to_le_bytes() && &w[12..16] == b"Xen\0"
-    })
-    .map(|p| p + 8)
+    bytes
+        .windows(16)
+        .position(|w| {
+            w[0..4] == 4u32.to_le_bytes()
+                && w[8..12] == 18u32.to_le_bytes()
+                && &w[12..16] == b"Xen\0"
+        })
+        .map(|p| p + 8)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Verdict {
@@ -222,20 +298,29 @@ fn one_host_runs_guests_side_by_side(f: &Fixture) -> Verdict {
     let outcomes: Vec<Result<GuestOutcome, String>> = std::thread::scope(|s| {
         let runs: Vec<_> = (1..=3)
             .map(|i| {
-                let spec = GuestSpec::new(format!("hello-{i}"), &f.hello).extra(format!("instance={i}"));
+                let spec =
+                    GuestSpec::new(format!("hello-{i}"), &f.hello).extra(format!("instance={i}"));
                 s.spawn(move || run(f, &spec))
             })
             .collect();
-        runs.into_iter().map(|r| r.join().unwrap_or_else(|_| Err("thread panicked".into()))).collect()
+        runs.into_iter()
+            .map(|r| r.join().unwrap_or_else(|_| Err("thread panicked".into())))
+            .collect()
     });
     for (i, outcome) in outcomes.into_iter().enumerate() {
         let outcome = outcome?;
         expect(
-            outcome.find_line(&format!("cmdline: instance={}", i + 1)).is_some(),
+            outcome
+                .find_line(&format!("cmdline: instance={}", i + 1))
+                .is_some(),
             "a guest's console shows another guest's command line or none",
             &outcome,
         )?;
-        expect(outcome.reason == ShutdownReason::Poweroff, "shutdown reason is not poweroff", &outcome)?;
+        expect(
+            outcome.reason == ShutdownReason::Poweroff,
+            "shutdown reason is not poweroff",
+            &outcome,
+        )?;
     }
     Ok(())
 }

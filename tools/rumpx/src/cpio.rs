@@ -51,9 +51,27 @@ impl<W: Write> CpioWriter<W> {
         let name_size = path.len() + 1;
         let inode = if mode == 0 { 0 } else { self.next_inode };
         self.next_inode += 1;
-        let size = u32::try_from(data.len())
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("{path}: too large for cpio")))?;
-        let fields = [inode, mode, 0, 0, nlink, 0, size, 0, 0, 0, 0, name_size as u32, 0];
+        let size = u32::try_from(data.len()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{path}: too large for cpio"),
+            )
+        })?;
+        let fields = [
+            inode,
+            mode,
+            0,
+            0,
+            nlink,
+            0,
+            size,
+            0,
+            0,
+            0,
+            0,
+            name_size as u32,
+            0,
+        ];
         let mut header = String::with_capacity(110);
         header.push_str("070701");
         for field in fields {

@@ -133,7 +133,17 @@ const LEFT_OUT: &[&str] = &[
 ];
 
 /// Empty folders dom0's init expects.
-const DIRS: &[&str] = &["proc", "sys", "dev", "run", "tmp", "share", "var/log/xen/console", "var/lib/xen", "etc/rumpx"];
+const DIRS: &[&str] = &[
+    "proc",
+    "sys",
+    "dev",
+    "run",
+    "tmp",
+    "share",
+    "var/log/xen/console",
+    "var/lib/xen",
+    "etc/rumpx",
+];
 
 /// dom0's init script.
 const INIT: &str = include_str!("../dom0/init");
@@ -172,7 +182,9 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<B
     let manifest = manifest(&debs);
     let manifest_path = out.join("manifest");
     let up_to_date = fs::read_to_string(&manifest_path).is_ok_and(|m| m == manifest)
-        && [&files.xen, &files.kernel, &files.initramfs].iter().all(|p| p.exists());
+        && [&files.xen, &files.kernel, &files.initramfs]
+            .iter()
+            .all(|p| p.exists());
     if up_to_date {
         return Ok(files);
     }
@@ -232,7 +244,9 @@ fn manifest(debs: &[PathBuf]) -> String {
 
 /// FNV-1a, 64 bit: a stable fingerprint (std's hasher may change between releases).
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The only file in `dir` whose name starts with `prefix` and ends with `suffix`.
@@ -301,12 +315,17 @@ fn check_shared_libraries(root: &Path) -> Result<()> {
         let real = resolve_in_root(root, &path)
             .ok_or_else(|| Error::Dom0Image(format!("{who} is not in the packages")))?;
         let bytes = fs::read(&real).map_err(io_at(&real))?;
-        let needed = needed_libraries(&bytes).map_err(|e| Error::Dom0Image(format!("{who}: {e}")))?;
+        let needed =
+            needed_libraries(&bytes).map_err(|e| Error::Dom0Image(format!("{who}: {e}")))?;
         for lib in needed {
             if !seen.insert(lib.clone()) {
                 continue;
             }
-            match LIBRARY_DIRS.iter().map(|d| root.join(d).join(&lib)).find(|p| resolve_in_root(root, p).is_some()) {
+            match LIBRARY_DIRS
+                .iter()
+                .map(|d| root.join(d).join(&lib))
+                .find(|p| resolve_in_root(root, p).is_some())
+            {
                 Some(found) => pending.push((lib, found)),
                 None => missing.push(format!("{lib} (needed by {who})")),
             }
@@ -351,7 +370,9 @@ fn needed_libraries(bytes: &[u8]) -> std::result::Result<Vec<String>, String> {
     let Some((entries, link)) = sections.dynamic(endian, bytes).map_err(|e| e.to_string())? else {
         return Ok(Vec::new());
     };
-    let strings = sections.strings(endian, bytes, link).map_err(|e| e.to_string())?;
+    let strings = sections
+        .strings(endian, bytes, link)
+        .map_err(|e| e.to_string())?;
     entries
         .iter()
         .filter(|d| d.d_tag(endian) == u64::from(elf::DT_NEEDED))
@@ -371,7 +392,10 @@ fn kept(rel: &Path) -> bool {
 fn write_initramfs(root: &Path, modules: &[PathBuf], dest: &Path) -> Result<()> {
     let tmp = dest.with_extension("tmp");
     let file = fs::File::create(&tmp).map_err(io_at(&tmp))?;
-    let mut cpio = CpioWriter::new(GzEncoder::new(io::BufWriter::new(file), Compression::fast()));
+    let mut cpio = CpioWriter::new(GzEncoder::new(
+        io::BufWriter::new(file),
+        Compression::fast(),
+    ));
     let mut present = BTreeSet::new();
     add_tree(&mut cpio, root, Path::new(""), &mut present).map_err(io_at(root))?;
 
@@ -389,8 +413,10 @@ fn write_initramfs(root: &Path, modules: &[PathBuf], dest: &Path) -> Result<()> 
     }
     add_parents(&mut cpio, Path::new("usr/lib/rumpx/x"), &mut present).map_err(w)?;
     cpio.file("init", 0o755, INIT.as_bytes()).map_err(w)?;
-    cpio.file("usr/lib/rumpx/run-guest", 0o755, RUN_GUEST.as_bytes()).map_err(w)?;
-    cpio.file("etc/rumpx/modules", 0o644, module_list.as_bytes()).map_err(w)?;
+    cpio.file("usr/lib/rumpx/run-guest", 0o755, RUN_GUEST.as_bytes())
+        .map_err(w)?;
+    cpio.file("etc/rumpx/modules", 0o644, module_list.as_bytes())
+        .map_err(w)?;
     for applet in busybox_applets(root)? {
         let rel = applet.trim_start_matches('/');
         if present.contains(Path::new(rel)) {
@@ -445,8 +471,16 @@ fn add_tree<W: Write>(
 }
 
 /// Adds the folders leading to `rel` that are not in the archive yet.
-fn add_parents<W: Write>(cpio: &mut CpioWriter<W>, rel: &Path, present: &mut BTreeSet<PathBuf>) -> io::Result<()> {
-    let mut parents: Vec<&Path> = rel.ancestors().skip(1).filter(|p| !p.as_os_str().is_empty()).collect();
+fn add_parents<W: Write>(
+    cpio: &mut CpioWriter<W>,
+    rel: &Path,
+    present: &mut BTreeSet<PathBuf>,
+) -> io::Result<()> {
+    let mut parents: Vec<&Path> = rel
+        .ancestors()
+        .skip(1)
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect();
     parents.reverse();
     for parent in parents {
         if present.insert(parent.to_path_buf()) {
@@ -480,7 +514,9 @@ mod tests {
     #[test]
     fn leaves_out_documentation_and_the_module_tree() {
         assert!(!kept(Path::new("usr/share/doc/bash/copyright")));
-        assert!(!kept(Path::new("lib/modules/6.1.0-56-amd64/kernel/net/bridge/bridge.ko")));
+        assert!(!kept(Path::new(
+            "lib/modules/6.1.0-56-amd64/kernel/net/bridge/bridge.ko"
+        )));
         assert!(kept(Path::new("usr/lib/xen-4.17/bin/xl")));
         assert!(kept(Path::new("usr/share/xen-utils-common")));
     }
@@ -493,7 +529,10 @@ mod tests {
 
     #[test]
     fn manifest_names_packages_sorted() {
-        let m = manifest(&[PathBuf::from("/c/b_1_amd64.deb"), PathBuf::from("/c/a_1_amd64.deb")]);
+        let m = manifest(&[
+            PathBuf::from("/c/b_1_amd64.deb"),
+            PathBuf::from("/c/a_1_amd64.deb"),
+        ]);
         assert!(m.ends_with("a_1_amd64.deb\nb_1_amd64.deb\n"), "{m}");
     }
 
@@ -501,7 +540,10 @@ mod tests {
     fn reads_needed_libraries_of_a_host_program() {
         let bytes = fs::read("/bin/sh").unwrap();
         let needed = needed_libraries(&bytes).unwrap();
-        assert!(needed.iter().any(|l| l.starts_with("libc.so")), "{needed:?}");
+        assert!(
+            needed.iter().any(|l| l.starts_with("libc.so")),
+            "{needed:?}"
+        );
         assert!(needed_libraries(b"#!/bin/sh\n").unwrap().is_empty());
     }
 }

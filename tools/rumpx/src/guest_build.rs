@@ -28,7 +28,16 @@ pub fn build_guest(guest: &str) -> Result<PathBuf> {
     let target_dir = root.join("target/guests");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--release", "--quiet", "--target", GUEST_TARGET, "-p", guest, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            GUEST_TARGET,
+            "-p",
+            guest,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .current_dir(&root)
         .output()

@@ -104,7 +104,9 @@ pub fn follow(
     loop {
         let done = finished()?;
         if created_at.is_none() {
-            created_at = fs::read_to_string(dir.join("created_at")).ok().and_then(|s| s.trim().parse::<f64>().ok());
+            created_at = fs::read_to_string(dir.join("created_at"))
+                .ok()
+                .and_then(|s| s.trim().parse::<f64>().ok());
         }
         if let Some(created_at) = created_at {
             offset += read_new(&stamped, offset, &mut pending)?;
@@ -169,11 +171,22 @@ mod tests {
         fs::write(dir.join("created_at"), "100.0\n").unwrap();
         fs::write(dir.join("console.stamped"), "100.5 first\n100.75 second\n").unwrap();
         fs::write(dir.join("console.log"), "first\nsecond\nthird\n").unwrap();
-        fs::write(dir.join("xl.log"), "Domain 3 has shut down, reason code 0 0x0\n").unwrap();
-        fs::write(dir.join("result"), "outcome=ended\nxl_status=0\ncreated_at=100.0\nended_at=101.0\n").unwrap();
+        fs::write(
+            dir.join("xl.log"),
+            "Domain 3 has shut down, reason code 0 0x0\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.join("result"),
+            "outcome=ended\nxl_status=0\ncreated_at=100.0\nended_at=101.0\n",
+        )
+        .unwrap();
         let mut seen = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(5);
-        let outcome = follow(&dir, "g", deadline, &mut || Ok(true), &mut |l| seen.push(l.text.clone())).unwrap();
+        let outcome = follow(&dir, "g", deadline, &mut || Ok(true), &mut |l| {
+            seen.push(l.text.clone())
+        })
+        .unwrap();
         assert_eq!(seen, ["first", "second", "third"]);
         assert_eq!(outcome.reason, ShutdownReason::Poweroff);
         assert_eq!(outcome.first_output_after, Some(Duration::from_millis(500)));
@@ -185,7 +198,9 @@ mod tests {
     fn writes_the_inputs_run_guest_reads() {
         let dir = std::env::temp_dir().join(format!("rumpx-job-inputs-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
-        let spec = GuestSpec::new("hello", "/tmp/hello").extra("a=b").timeout(Duration::from_secs(7));
+        let spec = GuestSpec::new("hello", "/tmp/hello")
+            .extra("a=b")
+            .timeout(Duration::from_secs(7));
         write_inputs(&dir, &spec, Path::new("/share/jobs/1/hello")).unwrap();
         let cfg = fs::read_to_string(dir.join("guest.cfg")).unwrap();
         assert!(cfg.contains("kernel = \"/share/jobs/1/hello\""));

@@ -22,7 +22,11 @@ pub fn index_modules(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
             let path = entry.map_err(io_at(&dir))?.path();
             if path.is_dir() {
                 pending.push(path);
-            } else if let Some(stem) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".ko")) {
+            } else if let Some(stem) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".ko"))
+            {
                 found.insert(normalize(stem), path);
             }
         }
@@ -33,12 +37,19 @@ pub fn index_modules(dir: &Path) -> Result<BTreeMap<String, PathBuf>> {
 /// The `depends=` list of a module file's `.modinfo` section.
 pub fn module_depends(ko: &[u8]) -> std::result::Result<Vec<String>, String> {
     let file = object::File::parse(ko).map_err(|e| e.to_string())?;
-    let modinfo = file.section_by_name(".modinfo").ok_or("no .modinfo section")?;
+    let modinfo = file
+        .section_by_name(".modinfo")
+        .ok_or("no .modinfo section")?;
     let data = modinfo.data().map_err(|e| e.to_string())?;
     Ok(data
         .split(|&b| b == 0)
         .filter_map(|field| field.strip_prefix(b"depends="))
-        .flat_map(|list| String::from_utf8_lossy(list).split(',').map(normalize).collect::<Vec<_>>())
+        .flat_map(|list| {
+            String::from_utf8_lossy(list)
+                .split(',')
+                .map(normalize)
+                .collect::<Vec<_>>()
+        })
         .filter(|name| !name.is_empty())
         .collect())
 }
@@ -48,7 +59,13 @@ pub fn load_order(index: &BTreeMap<String, PathBuf>, wanted: &[&str]) -> Result<
     let mut order = Vec::new();
     let mut done = BTreeSet::new();
     for name in wanted {
-        visit(index, &normalize(name), &mut Vec::new(), &mut done, &mut order)?;
+        visit(
+            index,
+            &normalize(name),
+            &mut Vec::new(),
+            &mut done,
+            &mut order,
+        )?;
     }
     Ok(order)
 }
@@ -64,7 +81,10 @@ fn visit(
         return Ok(());
     }
     if path.iter().any(|p| p == name) {
-        return Err(Error::Dom0Image(format!("module dependency cycle: {} -> {name}", path.join(" -> "))));
+        return Err(Error::Dom0Image(format!(
+            "module dependency cycle: {} -> {name}",
+            path.join(" -> ")
+        )));
     }
     let file = index.get(name).ok_or_else(|| {
         Error::Dom0Image(format!(
@@ -73,7 +93,8 @@ fn visit(
         ))
     })?;
     let bytes = fs::read(file).map_err(io_at(file))?;
-    let depends = module_depends(&bytes).map_err(|e| Error::Dom0Image(format!("{}: {e}", file.display())))?;
+    let depends =
+        module_depends(&bytes).map_err(|e| Error::Dom0Image(format!("{}: {e}", file.display())))?;
     path.push(name.to_string());
     for dep in depends {
         visit(index, &dep, path, done, order)?;

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "rumpx", version, about = "Build and run rump-kernel guests on Xen")]
+#[command(
+    name = "rumpx",
+    version,
+    about = "Build and run rump-kernel guests on Xen"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -71,8 +75,11 @@ impl GuestArgs {
             eprintln!("[rumpx] building guest {}", self.guest);
             guest_build::build_guest(&self.guest)?
         };
-        let default_name = image.file_name().map_or("guest".into(), |n| n.to_string_lossy().into_owned());
-        let mut spec = GuestSpec::new(self.name.clone().unwrap_or(default_name), image).memory_mib(self.memory);
+        let default_name = image
+            .file_name()
+            .map_or("guest".into(), |n| n.to_string_lossy().into_owned());
+        let mut spec = GuestSpec::new(self.name.clone().unwrap_or(default_name), image)
+            .memory_mib(self.memory);
         spec.extra = self.extra.clone();
         Ok(spec)
     }
@@ -121,17 +128,22 @@ fn run(cli: Cli) -> rumpx::Result<ExitCode> {
                 eprintln!("[rumpx] running {} on this machine's Xen", spec.name);
                 local_xen::run_guest(&spec, &mut print_line)?
             } else {
-                let host = TestHost::boot(&HostOptions::default(), &mut |step| eprintln!("[rumpx] {step}"))?;
-                eprintln!("[rumpx] test host ready in {:.1} s", host.boot_time.as_secs_f64());
+                let host = TestHost::boot(&HostOptions::default(), &mut |step| {
+                    eprintln!("[rumpx] {step}")
+                })?;
+                eprintln!(
+                    "[rumpx] test host ready in {:.1} s",
+                    host.boot_time.as_secs_f64()
+                );
                 let outcome = host.run_guest(&spec, &mut print_line);
                 if let Err(e) = host.shutdown() {
                     eprintln!("[rumpx] {e}");
                 }
                 outcome?
             };
-            let first = outcome
-                .first_output_after
-                .map_or("no output".into(), |t| format!("first output {:.2} s after xl create", t.as_secs_f64()));
+            let first = outcome.first_output_after.map_or("no output".into(), |t| {
+                format!("first output {:.2} s after xl create", t.as_secs_f64())
+            });
             eprintln!(
                 "[rumpx] {}: {} after {:.2} s ({first})",
                 outcome.name,

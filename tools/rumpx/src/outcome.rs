@@ -108,7 +108,9 @@ impl RunRecord {
     pub fn parse(text: &str) -> Self {
         let mut record = RunRecord::default();
         for line in text.lines() {
-            let Some((key, value)) = line.split_once('=') else { continue };
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
             match key {
                 "outcome" => record.outcome = value.to_string(),
                 "xl_status" => record.xl_status = value.parse().unwrap_or(-1),
@@ -140,7 +142,12 @@ pub struct GuestOutcome {
 
 impl GuestOutcome {
     /// Puts the pieces together.
-    pub fn assemble(name: &str, record: &RunRecord, console: Vec<ConsoleLine>, xl_log: String) -> Self {
+    pub fn assemble(
+        name: &str,
+        record: &RunRecord,
+        console: Vec<ConsoleLine>,
+        xl_log: String,
+    ) -> Self {
         let reason = if record.outcome == "timeout" {
             ShutdownReason::Timeout
         } else {
@@ -158,7 +165,10 @@ impl GuestOutcome {
 
     /// The whole console text.
     pub fn console_text(&self) -> String {
-        self.console.iter().map(|l| format!("{}\n", l.text)).collect()
+        self.console
+            .iter()
+            .map(|l| format!("{}\n", l.text))
+            .collect()
     }
 
     /// The first console line containing `needle`.
@@ -171,7 +181,9 @@ impl GuestOutcome {
     pub fn problem(&self) -> Option<String> {
         if self.reason == ShutdownReason::Vanished {
             let said = crate::packages::last_lines(&self.xl_log, 4);
-            return Some(format!("the domain ended without a shutdown reason; xl said: {said}"));
+            return Some(format!(
+                "the domain ended without a shutdown reason; xl said: {said}"
+            ));
         }
         if self.console.is_empty() {
             return Some(format!(
@@ -197,25 +209,44 @@ mod tests {
 
     #[test]
     fn reads_the_reason_code_from_xl() {
-        assert_eq!(shutdown_reason_from_xl_log(XL_LOG), Some(ShutdownReason::Crash));
+        assert_eq!(
+            shutdown_reason_from_xl_log(XL_LOG),
+            Some(ShutdownReason::Crash)
+        );
         let poweroff = XL_LOG.replace("code 3 0x3", "code 0 0x0");
-        assert_eq!(shutdown_reason_from_xl_log(&poweroff), Some(ShutdownReason::Poweroff));
+        assert_eq!(
+            shutdown_reason_from_xl_log(&poweroff),
+            Some(ShutdownReason::Poweroff)
+        );
         assert_eq!(shutdown_reason_from_xl_log("libxl: error: ..."), None);
-        assert_eq!(shutdown_reason_from_xl_log("has shut down, reason code 99 0x63"), None);
+        assert_eq!(
+            shutdown_reason_from_xl_log("has shut down, reason code 99 0x63"),
+            None
+        );
     }
 
     #[test]
     fn parses_stamped_console_lines() {
-        let line = parse_stamped_line("1700000000.750000 hello from rumpx on Xen 4.17\r", 1_700_000_000.25).unwrap();
+        let line = parse_stamped_line(
+            "1700000000.750000 hello from rumpx on Xen 4.17\r",
+            1_700_000_000.25,
+        )
+        .unwrap();
         assert_eq!(line.text, "hello from rumpx on Xen 4.17");
         assert_eq!(line.at, Duration::from_millis(500));
-        assert_eq!(parse_stamped_line("1700000000.5 ", 1_700_000_000.0).unwrap().text, "");
+        assert_eq!(
+            parse_stamped_line("1700000000.5 ", 1_700_000_000.0)
+                .unwrap()
+                .text,
+            ""
+        );
         assert!(parse_stamped_line("garbage", 0.0).is_none());
     }
 
     #[test]
     fn assembles_outcomes_and_names_problems() {
-        let record = RunRecord::parse("outcome=ended\nxl_status=0\ncreated_at=10.0\nended_at=11.5\nx=y\n");
+        let record =
+            RunRecord::parse("outcome=ended\nxl_status=0\ncreated_at=10.0\nended_at=11.5\nx=y\n");
         assert_eq!(record.xl_status, 0);
         let line = ConsoleLine {
             at: Duration::from_millis(300),
@@ -231,9 +262,17 @@ mod tests {
         assert!(silent.problem().unwrap().contains("printed nothing"));
 
         let timeout = RunRecord::parse("outcome=timeout\ncreated_at=1\nended_at=2\n");
-        assert_eq!(GuestOutcome::assemble("g", &timeout, Vec::new(), String::new()).reason, ShutdownReason::Timeout);
+        assert_eq!(
+            GuestOutcome::assemble("g", &timeout, Vec::new(), String::new()).reason,
+            ShutdownReason::Timeout
+        );
 
-        let refused = GuestOutcome::assemble("g", &record, Vec::new(), "libxl: error: cannot build\n".into());
+        let refused = GuestOutcome::assemble(
+            "g",
+            &record,
+            Vec::new(),
+            "libxl: error: cannot build\n".into(),
+        );
         assert_eq!(refused.reason, ShutdownReason::Vanished);
         assert!(refused.problem().unwrap().contains("cannot build"));
     }

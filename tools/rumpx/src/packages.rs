@@ -40,7 +40,11 @@ impl PackageCache {
     /// The `.deb` of each named package, downloading the ones not cached yet.
     pub fn fetch(&self, packages: &[&str]) -> Result<Vec<PathBuf>> {
         let debs = self.dir.join("debs");
-        let missing: Vec<&str> = packages.iter().copied().filter(|p| self.cached(p).is_none()).collect();
+        let missing: Vec<&str> = packages
+            .iter()
+            .copied()
+            .filter(|p| self.cached(p).is_none())
+            .collect();
         if !missing.is_empty() {
             let output = Command::new("apt-get")
                 .arg("download")
@@ -54,7 +58,9 @@ impl PackageCache {
                 })?;
             if !output.status.success() {
                 let said = String::from_utf8_lossy(&output.stderr);
-                let hint = if said.contains("Unable to locate") || said.contains("has no installation candidate") {
+                let hint = if said.contains("Unable to locate")
+                    || said.contains("has no installation candidate")
+                {
                     " (run `apt-get update` first)"
                 } else {
                     ""
@@ -99,7 +105,11 @@ impl PackageCache {
         if let Ok(entries) = fs::read_dir(self.dir.join("debs")) {
             let mut cached: Vec<String> = entries
                 .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.starts_with(prefix) && n.ends_with(".deb") && !n.starts_with(&format!("{meta}_")))
+                .filter(|n| {
+                    n.starts_with(prefix)
+                        && n.ends_with(".deb")
+                        && !n.starts_with(&format!("{meta}_"))
+                })
                 .filter_map(|n| n.split('_').next().map(str::to_string))
                 .collect();
             cached.sort();
@@ -146,7 +156,10 @@ pub fn extract(deb: &Path, dest: &Path) -> Result<()> {
     } else {
         Err(Error::Package {
             package: deb.display().to_string(),
-            detail: format!("dpkg -x failed: {}", last_lines(&String::from_utf8_lossy(&output.stderr), 4)),
+            detail: format!(
+                "dpkg -x failed: {}",
+                last_lines(&String::from_utf8_lossy(&output.stderr), 4)
+            ),
         })
     }
 }
@@ -165,7 +178,11 @@ pub fn is_root() -> bool {
 
 /// The last `n` non-empty lines of a command's output, joined.
 pub(crate) fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }
 
@@ -184,11 +201,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rumpx-pkg-test-{}", std::process::id()));
         let cache = PackageCache::open(&dir).unwrap();
         fs::write(dir.join("debs/libxenstore4_4.17.7_amd64.deb"), b"").unwrap();
-        fs::write(dir.join("debs/linux-image-6.1.0-56-amd64_6.1.158-1_amd64.deb"), b"").unwrap();
+        fs::write(
+            dir.join("debs/linux-image-6.1.0-56-amd64_6.1.158-1_amd64.deb"),
+            b"",
+        )
+        .unwrap();
         assert!(cache.cached("libxenstore4").is_some());
         assert!(cache.cached("libxen").is_none());
         assert_eq!(
-            cache.resolve_metapackage("linux-image-amd64", "linux-image-").unwrap(),
+            cache
+                .resolve_metapackage("linux-image-amd64", "linux-image-")
+                .unwrap(),
             "linux-image-6.1.0-56-amd64"
         );
         fs::remove_dir_all(&dir).unwrap();

@@ -64,8 +64,11 @@ pub fn check_pvh_image(bytes: &[u8]) -> Result<PvhImage, PvhError> {
     if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
         return Err(PvhError::NotElf);
     }
-    let header = elf::FileHeader64::<Endianness>::parse(bytes).map_err(|_| PvhError::WrongMachine)?;
-    let endian = header.endian().map_err(|e| PvhError::Malformed(e.to_string()))?;
+    let header =
+        elf::FileHeader64::<Endianness>::parse(bytes).map_err(|_| PvhError::WrongMachine)?;
+    let endian = header
+        .endian()
+        .map_err(|e| PvhError::Malformed(e.to_string()))?;
     if endian != Endianness::Little || header.e_machine(endian) != elf::EM_X86_64 {
         return Err(PvhError::WrongMachine);
     }
@@ -80,10 +83,23 @@ pub fn check_pvh_image(bytes: &[u8]) -> Result<PvhImage, PvhError> {
     let loads: Vec<(u64, u64)> = segments
         .iter()
         .filter(|s| s.p_type(endian) == elf::PT_LOAD && s.p_memsz(endian) > 0)
-        .map(|s| (s.p_paddr(endian), s.p_paddr(endian).saturating_add(s.p_memsz(endian))))
+        .map(|s| {
+            (
+                s.p_paddr(endian),
+                s.p_paddr(endian).saturating_add(s.p_memsz(endian)),
+            )
+        })
         .collect();
-    let load_start = loads.iter().map(|l| l.0).min().ok_or(PvhError::NoLoadSegment)?;
-    let load_end = loads.iter().map(|l| l.1).max().ok_or(PvhError::NoLoadSegment)?;
+    let load_start = loads
+        .iter()
+        .map(|l| l.0)
+        .min()
+        .ok_or(PvhError::NoLoadSegment)?;
+    let load_end = loads
+        .iter()
+        .map(|l| l.1)
+        .max()
+        .ok_or(PvhError::NoLoadSegment)?;
 
     let mut entry = None;
     for segment in segments {
@@ -93,14 +109,19 @@ pub fn check_pvh_image(bytes: &[u8]) -> Result<PvhImage, PvhError> {
         else {
             continue;
         };
-        while let Some(note) = notes.next().map_err(|e| PvhError::Malformed(e.to_string()))? {
+        while let Some(note) = notes
+            .next()
+            .map_err(|e| PvhError::Malformed(e.to_string()))?
+        {
             if note.name() == XEN_NOTE_NAME && note.n_type(endian) == XEN_ELFNOTE_PHYS32_ENTRY {
                 entry = Some(read_entry(note.desc())?);
             }
         }
     }
     let entry = entry.ok_or(PvhError::NoPhys32Entry)?;
-    let inside = loads.iter().any(|&(start, end)| (start..end).contains(&entry));
+    let inside = loads
+        .iter()
+        .any(|&(start, end)| (start..end).contains(&entry));
     if !inside || entry > u64::from(u32::MAX) {
         return Err(PvhError::EntryOutsideImage(entry));
     }
@@ -114,7 +135,9 @@ pub fn check_pvh_image(bytes: &[u8]) -> Result<PvhImage, PvhError> {
 /// The note's descriptor: Xen accepts a 32- or 64-bit little-endian address.
 fn read_entry(desc: &[u8]) -> Result<u64, PvhError> {
     match desc.len() {
-        4 => Ok(u64::from(u32::from_le_bytes(desc.try_into().expect("length checked")))),
+        4 => Ok(u64::from(u32::from_le_bytes(
+            desc.try_into().expect("length checked"),
+        ))),
         8 => Ok(u64::from_le_bytes(desc.try_into().expect("length checked"))),
         n => Err(PvhError::BadEntryNote(n)),
     }
@@ -197,11 +220,17 @@ mod tests {
         let other_type = image(0x10_0000, b"Xen", 6, b"xen-3.0\0", 2);
         assert_eq!(check_pvh_image(&other_type), Err(PvhError::NoPhys32Entry));
         let outside = image(0x10_0000, b"Xen", 18, &0x20_0000u32.to_le_bytes(), 2);
-        assert_eq!(check_pvh_image(&outside), Err(PvhError::EntryOutsideImage(0x20_0000)));
+        assert_eq!(
+            check_pvh_image(&outside),
+            Err(PvhError::EntryOutsideImage(0x20_0000))
+        );
         let short = image(0x10_0000, b"Xen", 18, &[1, 2], 2);
         assert_eq!(check_pvh_image(&short), Err(PvhError::BadEntryNote(2)));
         let shared_object = image(0x10_0000, b"Xen", 18, &0x10_0040u32.to_le_bytes(), 3);
-        assert_eq!(check_pvh_image(&shared_object), Err(PvhError::NotExecutable(3)));
+        assert_eq!(
+            check_pvh_image(&shared_object),
+            Err(PvhError::NotExecutable(3))
+        );
     }
 
     #[test]
@@ -213,6 +242,9 @@ mod tests {
         assert_eq!(check_pvh_image(&arm), Err(PvhError::WrongMachine));
         let mut truncated_notes = bytes.clone();
         truncated_notes.truncate(bytes.len() - 4);
-        assert!(matches!(check_pvh_image(&truncated_notes), Err(PvhError::Malformed(_))));
+        assert!(matches!(
+            check_pvh_image(&truncated_notes),
+            Err(PvhError::Malformed(_))
+        ));
     }
 }

@@ -44,17 +44,31 @@ pub fn find_or_install() -> Result<PathBuf> {
         )));
     }
     let output = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends", "qemu-system-x86"])
+        .args([
+            "install",
+            "-y",
+            "-q",
+            "--no-install-recommends",
+            "qemu-system-x86",
+        ])
         .env("DEBIAN_FRONTEND", "noninteractive")
         .output()
-        .map_err(|e| Error::QemuMissing(format!("{QEMU} is not installed and apt-get cannot run: {e}")))?;
+        .map_err(|e| {
+            Error::QemuMissing(format!(
+                "{QEMU} is not installed and apt-get cannot run: {e}"
+            ))
+        })?;
     if !output.status.success() {
         return Err(Error::QemuMissing(format!(
             "apt-get install qemu-system-x86 failed: {}",
             last_lines(&String::from_utf8_lossy(&output.stderr), 4)
         )));
     }
-    which(QEMU).ok_or_else(|| Error::QemuMissing(format!("apt-get installed qemu-system-x86 but there is no {QEMU}")))
+    which(QEMU).ok_or_else(|| {
+        Error::QemuMissing(format!(
+            "apt-get installed qemu-system-x86 but there is no {QEMU}"
+        ))
+    })
 }
 
 /// `program`'s path on $PATH.
@@ -83,7 +97,16 @@ pub fn arguments(boot: &BootFiles, share: &Path, machine: &MachineSpec) -> Vec<S
         boot.initramfs.display()
     );
     let mut args: Vec<String> = [
-        "-machine", "pc", "-cpu", "max,-smap", "-nographic", "-no-reboot", "-nic", "none", "-monitor", "none",
+        "-machine",
+        "pc",
+        "-cpu",
+        "max,-smap",
+        "-nographic",
+        "-no-reboot",
+        "-nic",
+        "none",
+        "-monitor",
+        "none",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -100,7 +123,10 @@ pub fn arguments(boot: &BootFiles, share: &Path, machine: &MachineSpec) -> Vec<S
         "-initrd".into(),
         dom0,
         "-virtfs".into(),
-        format!("local,path={},mount_tag=share,security_model=none,id=share", share.display()),
+        format!(
+            "local,path={},mount_tag=share,security_model=none,id=share",
+            share.display()
+        ),
     ]);
     args
 }
@@ -135,7 +161,10 @@ mod tests {
         let args = arguments(&boot, Path::new("/tmp/s"), &MachineSpec::default());
         let after = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
         assert_eq!(after("-kernel"), "/c/xen.elf");
-        assert_eq!(after("-initrd"), "/c/vmlinuz console=hvc0 loglevel=4 rdinit=/init,/c/dom0.cpio.gz");
+        assert_eq!(
+            after("-initrd"),
+            "/c/vmlinuz console=hvc0 loglevel=4 rdinit=/init,/c/dom0.cpio.gz"
+        );
         assert!(after("-append").contains("dom0_mem=1024M,max:1024M"));
         assert_eq!(after("-cpu"), "max,-smap");
         assert_eq!(after("-nic"), "none");

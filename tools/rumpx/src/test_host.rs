@@ -105,7 +105,11 @@ impl TestHost {
     /// Runs one guest with `xl create` in dom0 and waits for it to end,
     /// handing each console line to `on_line` as dom0 sees it. The image is
     /// checked first: one Xen cannot boot as PVH is refused before anything runs.
-    pub fn run_guest(&self, spec: &GuestSpec, on_line: &mut dyn FnMut(&ConsoleLine)) -> Result<GuestOutcome> {
+    pub fn run_guest(
+        &self,
+        spec: &GuestSpec,
+        on_line: &mut dyn FnMut(&ConsoleLine),
+    ) -> Result<GuestOutcome> {
         job::check_image(&spec.image)?;
         let id = format!("g{}", self.next_job.fetch_add(1, Ordering::Relaxed));
         let dir = self.share.join("jobs").join(&id);
@@ -141,7 +145,10 @@ impl TestHost {
         while !done.exists() {
             self.check_alive()?;
             if Instant::now() > deadline {
-                return Err(Error::TestHost(format!("dom0 command {id} did not finish in {} s", timeout.as_secs())));
+                return Err(Error::TestHost(format!(
+                    "dom0 command {id} did not finish in {} s",
+                    timeout.as_secs()
+                )));
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -180,7 +187,9 @@ impl TestHost {
             }
             thread::sleep(Duration::from_millis(100));
         }
-        Err(Error::TestHost("dom0 did not power off within 30 s; QEMU is killed".into()))
+        Err(Error::TestHost(
+            "dom0 did not power off within 30 s; QEMU is killed".into(),
+        ))
     }
 
     /// Puts the job marker in place atomically.
@@ -197,7 +206,11 @@ impl TestHost {
         if let Ok(fatal) = fs::read_to_string(self.share.join("state/fatal")) {
             return Err(Error::TestHost(format!("dom0 failed: {}", fatal.trim())));
         }
-        let exited = self.qemu.lock().ok().and_then(|mut c| c.try_wait().ok().flatten());
+        let exited = self
+            .qemu
+            .lock()
+            .ok()
+            .and_then(|mut c| c.try_wait().ok().flatten());
         match exited {
             Some(status) => Err(Error::TestHost(format!(
                 "QEMU exited ({status}); the serial log ends with: {}",
@@ -236,7 +249,12 @@ pub(crate) fn unique_dir(prefix: &str) -> Result<PathBuf> {
         match fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(Error::Io { path: dir, source: e }),
+            Err(e) => {
+                return Err(Error::Io {
+                    path: dir,
+                    source: e,
+                })
+            }
         }
     }
 }

@@ -70,7 +70,10 @@ impl XlConfig {
         if self.memory_mib == 0 || self.vcpus == 0 {
             return Err(Error::Invalid {
                 what: "guest size",
-                detail: format!("memory {} MiB, vcpus {}: both must be at least 1", self.memory_mib, self.vcpus),
+                detail: format!(
+                    "memory {} MiB, vcpus {}: both must be at least 1",
+                    self.memory_mib, self.vcpus
+                ),
             });
         }
         let kernel = self.kernel.to_str().ok_or_else(|| Error::Invalid {
@@ -79,7 +82,10 @@ impl XlConfig {
         })?;
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = writeln!(out, "# xl.cfg(5) for a rumpx PVH guest; start it with `xl create <this file>`");
+        let _ = writeln!(
+            out,
+            "# xl.cfg(5) for a rumpx PVH guest; start it with `xl create <this file>`"
+        );
         let _ = writeln!(out, "type = \"pvh\"");
         let _ = writeln!(out, "name = {}", quote("name", &self.name)?);
         let _ = writeln!(out, "kernel = {}", quote("kernel path", kernel)?);
@@ -99,7 +105,9 @@ impl XlConfig {
 fn check_name(name: &str) -> Result<()> {
     let fine = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('-');
     if fine {
         Ok(())
