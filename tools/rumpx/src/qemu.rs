@@ -87,7 +87,7 @@ pub fn which(program: &str) -> Option<PathBuf> {
 /// emulation fault that crashes dom0 on QEMU 7.2.
 pub fn arguments(boot: &BootFiles, share: &Path, machine: &MachineSpec) -> Vec<String> {
     let xen_options = format!(
-        "console=com1 com1=115200,8n1 dom0_mem={m}M,max:{m}M dom0_max_vcpus={c} loglvl=all guest_loglvl=all",
+        "console=com1 com1=115200,8n1 dom0_mem={m}M,max:{m}M dom0_max_vcpus={c} loglvl=all guest_loglvl=all console_timestamps=boot",
         m = machine.dom0_memory_mib,
         c = machine.cpus
     );
