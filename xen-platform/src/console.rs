@@ -25,6 +25,9 @@ static MIRROR: AtomicBool = AtomicBool::new(false);
 /// How many times to yield while waiting for the backend to make room or
 /// drain the ring before giving up.
 const WAIT_YIELDS: u32 = 100_000;
+/// While waiting, notify the backend again every this many yields (a
+/// notification sent before xenconsoled bound the channel is lost).
+const RENOTIFY_YIELDS: u32 = 1024;
 
 /// Sets up the PV console ring from the HVM parameters.
 pub(crate) fn init() -> Result<(), XenError> {
@@ -111,6 +114,9 @@ fn ring_write(mut data: &[u8]) -> bool {
             if waited > WAIT_YIELDS {
                 return false;
             }
+            if waited % RENOTIFY_YIELDS == 0 {
+                let _ = hypercall::evtchn_send(port);
+            }
             hypercall::sched_yield();
         }
     }
@@ -123,12 +129,14 @@ pub fn flush() -> Result<(), XenError> {
         return Ok(());
     };
     let port = PORT.load(Ordering::Relaxed);
-    let _ = hypercall::evtchn_send(port);
-    for _ in 0..WAIT_YIELDS {
+    for i in 0..WAIT_YIELDS {
         let cons = r.cons.load(Ordering::Acquire);
         let prod = r.prod.load(Ordering::Relaxed);
         if ring::used(cons, prod, ring::OUT_RING_SIZE)? == 0 {
             return Ok(());
+        }
+        if i % RENOTIFY_YIELDS == 0 {
+            let _ = hypercall::evtchn_send(port);
         }
         hypercall::sched_yield();
     }
