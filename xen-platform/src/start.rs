@@ -15,6 +15,9 @@ pub(crate) struct EarlyBoot {
     pub(crate) cmdline: &'static str,
     /// The memory map.
     pub(crate) memory_map: MemoryMap<'static>,
+    /// Base of Xen's CPUID leaves if the hypercall page was installed; None
+    /// when not running on Xen.
+    pub(crate) xen_cpuid_base: Option<u32>,
 }
 
 unsafe extern "Rust" {
@@ -31,23 +34,16 @@ pub(crate) fn start(early: EarlyBoot) -> ! {
         early.memory_map.total_ram() / 1024
     ));
 
-    // Boot self-test of the exception and panic paths (works without Xen).
-    if let Some(kind) = crate::start_info::cmdline_option(early.cmdline, "rumpx.fault") {
-        if kind == "panic" {
-            panic!("rumpx.fault=panic on the command line");
-        }
-        cpu::trigger_test_fault(kind);
-    }
-
-    match arch_hypercall::install() {
-        Ok(base) => console::early_print(format_args!(
-            "rumpx: Xen CPUID leaves at {base:#x}, hypercall page installed\n"
-        )),
-        Err(arch_hypercall::InstallError::NotXen) => {
-            console::early_str("rumpx: not running on Xen: no Xen CPUID leaves\n");
-            cpu::triple_fault();
-        }
-    }
+    let Some(base) = early.xen_cpuid_base else {
+        // Without Xen (e.g. QEMU's PVH loader) only the 0xE9 port exists;
+        // the self-tests still show the fault and panic reports there.
+        self_test(early.cmdline);
+        console::early_str("rumpx: not running on Xen: no Xen CPUID leaves\n");
+        cpu::triple_fault();
+    };
+    console::early_print(format_args!(
+        "rumpx: Xen CPUID leaves at {base:#x}, hypercall page installed\n"
+    ));
 
     let xen_version = match hypercall::xen_version() {
         Ok(v) => v,
@@ -62,6 +58,7 @@ pub(crate) fn start(early: EarlyBoot) -> ! {
         // Keep going on the 0xE9 port alone.
         console::early_print(format_args!("rumpx: no PV console: {e}\n"));
     }
+    self_test(early.cmdline);
 
     let boot = BootInfo::new(early.cmdline, early.memory_map, xen_version);
     // SAFETY: `__rumpx_guest_main` is defined by the guest's `entry!`, with
@@ -70,9 +67,24 @@ pub(crate) fn start(early: EarlyBoot) -> ! {
     poweroff()
 }
 
+/// Boot self-test of the exception and panic paths, selected with
+/// `rumpx.fault=ud2|pf|stack|panic` on the command line.
+fn self_test(cmdline: &str) {
+    if let Some(kind) = crate::start_info::cmdline_option(cmdline, "rumpx.fault") {
+        if kind == "panic" {
+            panic!("rumpx.fault=panic on the command line");
+        }
+        cpu::trigger_test_fault(kind);
+    }
+}
+
 /// Reports a fatal boot error on the console and the 0xE9 port, then
 /// crash-shuts down.
 pub(crate) fn fatal_early(args: fmt::Arguments<'_>) -> ! {
+    if arch_hypercall::ready() && !console::ring_ready() {
+        // Best effort: get the report onto the guest console too.
+        let _ = console::init();
+    }
     console::fault(format_args!("rumpx: fatal: {args}\n"));
     crash()
 }

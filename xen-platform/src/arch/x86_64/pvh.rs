@@ -217,6 +217,9 @@ const MEMMAP_MAX: usize = 128;
 extern "C" fn rumpx_pvh_start_rust(start_info_paddr: u32) -> ! {
     super::idt::init();
     crate::console::early_str("rumpx: PVH entry, long mode up\n");
+    // As early as possible, so that even boot errors end in a proper
+    // crash shutdown on Xen.
+    let xen_cpuid_base = super::hypercall::install().ok();
 
     if start_info_paddr == 0 {
         start::fatal_early(format_args!("no hvm_start_info (%ebx is 0)"));
@@ -275,5 +278,6 @@ extern "C" fn rumpx_pvh_start_rust(start_info_paddr: u32) -> ! {
     start::start(EarlyBoot {
         cmdline,
         memory_map,
+        xen_cpuid_base,
     })
 }
