@@ -3,6 +3,7 @@
 //! `xl create`, prints a table and the figures seen, and ends with the line
 //! "N passed, N failed". Set RUMPX_SKIP_XEN=1 to skip (the line says so).
 
+use rumpx::elf_image::MinimalImage;
 use rumpx::error::Error;
 use rumpx::outcome::ShutdownReason;
 use rumpx::pvh_elf::PvhError;
@@ -61,6 +62,10 @@ fn main() -> ExitCode {
         (
             "one_host_runs_guests_side_by_side",
             one_host_runs_guests_side_by_side,
+        ),
+        (
+            "silent_guest_times_out_with_a_clear_error",
+            silent_guest_times_out_with_a_clear_error,
         ),
     ];
     let mut failed = 0;
@@ -321,6 +326,44 @@ fn one_host_runs_guests_side_by_side(f: &Fixture) -> Verdict {
             "shutdown reason is not poweroff",
             &outcome,
         )?;
+    }
+    Ok(())
+}
+
+fn silent_guest_times_out_with_a_clear_error(f: &Fixture) -> Verdict {
+    // A PVH image whose whole code is `pause; jmp .-2`: it boots, spins and
+    // never prints. (Not `cli; hlt`: Xen takes a halt with interrupts off on
+    // the last vCPU as the guest powering off.)
+    let image = f.scratch.join("silent");
+    write(
+        &image,
+        &MinimalImage::pvh(&[0xf3, 0x90, 0xeb, 0xfc]).to_bytes(),
+    )?;
+    let spec = GuestSpec::new("silent", &image).timeout(Duration::from_secs(5));
+    let outcome = run(f, &spec)?;
+    expect(
+        outcome.reason == ShutdownReason::Timeout,
+        "shutdown reason is not timeout",
+        &outcome,
+    )?;
+    let problem = outcome.problem().unwrap_or_default();
+    expect(
+        problem.contains("printed nothing"),
+        &format!("no clear error, got {problem:?}"),
+        &outcome,
+    )?;
+    let domains = f
+        .host
+        .dom0_exec(
+            "xl list | tail -n +2 | awk '{print $1}'",
+            Duration::from_secs(30),
+        )
+        .map_err(|e| e.to_string())?;
+    if domains.stdout.trim() != "Domain-0" {
+        return Err(format!(
+            "the timed-out guest was not destroyed: {}",
+            domains.stdout
+        ));
     }
     Ok(())
 }

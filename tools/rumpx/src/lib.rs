@@ -4,6 +4,7 @@
 
 pub mod cpio;
 pub mod dom0_image;
+pub mod elf_image;
 pub mod error;
 pub mod guest_build;
 pub mod job;

@@ -147,67 +147,37 @@ fn read_entry(desc: &[u8]) -> Result<u64, PvhError> {
 mod tests {
     use super::*;
 
-    /// Builds a minimal ELF64 x86-64 executable: one PT_LOAD at `load` and a
-    /// PT_NOTE holding one note (`name`, `kind`, `desc`).
-    fn image(load: u64, name: &[u8], kind: u32, desc: &[u8], e_type: u16) -> Vec<u8> {
-        let mut note = Vec::new();
-        note.extend_from_slice(&(name.len() as u32 + 1).to_le_bytes());
-        note.extend_from_slice(&(desc.len() as u32).to_le_bytes());
-        note.extend_from_slice(&kind.to_le_bytes());
-        note.extend_from_slice(name);
-        note.push(0);
-        while note.len() % 4 != 0 {
-            note.push(0);
+    use crate::elf_image::MinimalImage;
+
+    const CODE: &[u8] = &[0xf4, 0xeb, 0xfd]; // hlt; jmp .-1
+
+    /// An image at 1 MiB with one note (`name`, `kind`, `desc`).
+    fn image(name: &[u8], kind: u32, desc: &[u8], e_type: u16) -> Vec<u8> {
+        MinimalImage {
+            e_type,
+            note_name: name,
+            note_type: kind,
+            note_desc: Some(desc),
+            ..MinimalImage::pvh(CODE)
         }
-        note.extend_from_slice(desc);
-        while note.len() % 4 != 0 {
-            note.push(0);
-        }
-        let phoff = 64u64;
-        let note_off = phoff + 2 * 56;
-        let mut out = Vec::new();
-        out.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
-        out.extend_from_slice(&e_type.to_le_bytes());
-        out.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
-        out.extend_from_slice(&1u32.to_le_bytes());
-        out.extend_from_slice(&load.to_le_bytes()); // e_entry
-        out.extend_from_slice(&phoff.to_le_bytes());
-        out.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
-        out.extend_from_slice(&0u32.to_le_bytes());
-        out.extend_from_slice(&64u16.to_le_bytes());
-        out.extend_from_slice(&56u16.to_le_bytes());
-        out.extend_from_slice(&2u16.to_le_bytes());
-        out.extend_from_slice(&64u16.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        let phdr = |out: &mut Vec<u8>, kind: u32, off: u64, addr: u64, size: u64| {
-            out.extend_from_slice(&kind.to_le_bytes());
-            out.extend_from_slice(&5u32.to_le_bytes());
-            out.extend_from_slice(&off.to_le_bytes());
-            out.extend_from_slice(&addr.to_le_bytes());
-            out.extend_from_slice(&addr.to_le_bytes());
-            out.extend_from_slice(&size.to_le_bytes());
-            out.extend_from_slice(&size.to_le_bytes());
-            out.extend_from_slice(&4u64.to_le_bytes());
-        };
-        phdr(&mut out, 1, 0, load, 0x1000);
-        phdr(&mut out, 4, note_off, 0, note.len() as u64);
-        out.extend_from_slice(&note);
-        out
+        .to_bytes()
     }
 
     #[test]
     fn accepts_an_image_with_an_entry_note_inside_its_load_segment() {
-        let bytes = image(0x10_0000, b"Xen", 18, &0x10_0040u32.to_le_bytes(), 2);
+        let bytes = MinimalImage::pvh(CODE).to_bytes();
         let pvh = check_pvh_image(&bytes).unwrap();
-        assert_eq!(pvh.entry, 0x10_0040);
+        assert_eq!(
+            pvh.entry,
+            0x10_0000 + bytes.len() as u32 - CODE.len() as u32
+        );
         assert_eq!((pvh.load_start, pvh.load_end), (0x10_0000, 0x10_1000));
         assert_eq!(pvh.loaded_bytes(), 0x1000);
     }
 
     #[test]
     fn accepts_a_64_bit_entry_note() {
-        let bytes = image(0x10_0000, b"Xen", 18, &0x10_0040u64.to_le_bytes(), 2);
+        let bytes = image(b"Xen", 18, &0x10_0040u64.to_le_bytes(), 2);
         assert_eq!(check_pvh_image(&bytes).unwrap().entry, 0x10_0040);
     }
 
@@ -215,18 +185,18 @@ mod tests {
     fn refuses_what_xen_cannot_boot() {
         assert_eq!(check_pvh_image(b"#!/bin/sh\n"), Err(PvhError::NotElf));
         assert_eq!(check_pvh_image(b""), Err(PvhError::NotElf));
-        let no_note = image(0x10_0000, b"GNU", 18, &0x10_0040u32.to_le_bytes(), 2);
+        let no_note = image(b"GNU", 18, &0x10_0040u32.to_le_bytes(), 2);
         assert_eq!(check_pvh_image(&no_note), Err(PvhError::NoPhys32Entry));
-        let other_type = image(0x10_0000, b"Xen", 6, b"xen-3.0\0", 2);
+        let other_type = image(b"Xen", 6, b"xen-3.0\0", 2);
         assert_eq!(check_pvh_image(&other_type), Err(PvhError::NoPhys32Entry));
-        let outside = image(0x10_0000, b"Xen", 18, &0x20_0000u32.to_le_bytes(), 2);
+        let outside = image(b"Xen", 18, &0x20_0000u32.to_le_bytes(), 2);
         assert_eq!(
             check_pvh_image(&outside),
             Err(PvhError::EntryOutsideImage(0x20_0000))
         );
-        let short = image(0x10_0000, b"Xen", 18, &[1, 2], 2);
+        let short = image(b"Xen", 18, &[1, 2], 2);
         assert_eq!(check_pvh_image(&short), Err(PvhError::BadEntryNote(2)));
-        let shared_object = image(0x10_0000, b"Xen", 18, &0x10_0040u32.to_le_bytes(), 3);
+        let shared_object = image(b"Xen", 18, &0x10_0040u32.to_le_bytes(), 3);
         assert_eq!(
             check_pvh_image(&shared_object),
             Err(PvhError::NotExecutable(3))
@@ -235,13 +205,13 @@ mod tests {
 
     #[test]
     fn refuses_truncated_and_foreign_elf_files() {
-        let bytes = image(0x10_0000, b"Xen", 18, &0x10_0040u32.to_le_bytes(), 2);
+        let bytes = MinimalImage::pvh(CODE).to_bytes();
         assert!(check_pvh_image(&bytes[..40]).is_err());
         let mut arm = bytes.clone();
         arm[18] = 183; // EM_AARCH64
         assert_eq!(check_pvh_image(&arm), Err(PvhError::WrongMachine));
         let mut truncated_notes = bytes.clone();
-        truncated_notes.truncate(bytes.len() - 4);
+        truncated_notes.truncate(64 + 2 * 56 + 8);
         assert!(matches!(
             check_pvh_image(&truncated_notes),
             Err(PvhError::Malformed(_))
