@@ -159,6 +159,27 @@ fn expect(ok: bool, what: &str, outcome: &GuestOutcome) -> Verdict {
     }
 }
 
+fn expect_reason(outcome: &GuestOutcome, reason: ShutdownReason) -> Verdict {
+    expect(
+        outcome.reason == reason,
+        &format!("shutdown reason is not {reason}"),
+        outcome,
+    )
+}
+
+/// An error naming the domains that exist besides dom0, if any do.
+fn expect_only_dom0(f: &Fixture, what: &str) -> Verdict {
+    let domains = f
+        .host
+        .dom0_exec("xl list | tail -n +2 | awk '{print $1}'", Duration::from_secs(30))
+        .map_err(|e| e.to_string())?;
+    if domains.stdout.trim() == "Domain-0" {
+        Ok(())
+    } else {
+        Err(format!("{what}: {}", domains.stdout))
+    }
+}
+
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -194,11 +215,7 @@ fn hello_boots_with_xl_create_and_powers_off(f: &Fixture) -> Verdict {
         "no memory line saying 32 MiB",
         &outcome,
     )?;
-    expect(
-        outcome.reason == ShutdownReason::Poweroff,
-        "shutdown reason is not poweroff",
-        &outcome,
-    )
+    expect_reason(&outcome, ShutdownReason::Poweroff)
 }
 
 fn panic_guest_reports_and_crashes(f: &Fixture) -> Verdict {
@@ -212,11 +229,7 @@ fn panic_guest_reports_and_crashes(f: &Fixture) -> Verdict {
         "no panic message with its location",
         &outcome,
     )?;
-    expect(
-        outcome.reason == ShutdownReason::Crash,
-        "shutdown reason is not crash",
-        &outcome,
-    )
+    expect_reason(&outcome, ShutdownReason::Crash)
 }
 
 fn cpu_fault_is_reported_with_rip_and_cr2(f: &Fixture) -> Verdict {
@@ -231,11 +244,7 @@ fn cpu_fault_is_reported_with_rip_and_cr2(f: &Fixture) -> Verdict {
         "no page-fault report with RIP and CR2",
         &outcome,
     )?;
-    expect(
-        outcome.reason == ShutdownReason::Crash,
-        "shutdown reason is not crash",
-        &outcome,
-    )
+    expect_reason(&outcome, ShutdownReason::Crash)
 }
 
 fn invalid_images_are_refused_before_booting(f: &Fixture) -> Verdict {
@@ -251,17 +260,7 @@ fn invalid_images_are_refused_before_booting(f: &Fixture) -> Verdict {
     write(&no_note, &bytes)?;
     expect_refusal(f, &no_note, |r| *r == PvhError::NoPhys32Entry)?;
 
-    let domains = f
-        .host
-        .dom0_exec(
-            "xl list | tail -n +2 | awk '{print $1}'",
-            Duration::from_secs(30),
-        )
-        .map_err(|e| e.to_string())?;
-    if domains.stdout.trim() != "Domain-0" {
-        return Err(format!("domains other than dom0 exist: {}", domains.stdout));
-    }
-    Ok(())
+    expect_only_dom0(f, "domains other than dom0 exist")
 }
 
 fn expect_refusal(f: &Fixture, image: &Path, reason_ok: fn(&PvhError) -> bool) -> Verdict {
@@ -321,11 +320,7 @@ fn one_host_runs_guests_side_by_side(f: &Fixture) -> Verdict {
             "a guest's console shows another guest's command line or none",
             &outcome,
         )?;
-        expect(
-            outcome.reason == ShutdownReason::Poweroff,
-            "shutdown reason is not poweroff",
-            &outcome,
-        )?;
+        expect_reason(&outcome, ShutdownReason::Poweroff)?;
     }
     Ok(())
 }
@@ -341,29 +336,12 @@ fn silent_guest_times_out_with_a_clear_error(f: &Fixture) -> Verdict {
     )?;
     let spec = GuestSpec::new("silent", &image).timeout(Duration::from_secs(5));
     let outcome = run(f, &spec)?;
-    expect(
-        outcome.reason == ShutdownReason::Timeout,
-        "shutdown reason is not timeout",
-        &outcome,
-    )?;
+    expect_reason(&outcome, ShutdownReason::Timeout)?;
     let problem = outcome.problem().unwrap_or_default();
     expect(
         problem.contains("printed nothing"),
         &format!("no clear error, got {problem:?}"),
         &outcome,
     )?;
-    let domains = f
-        .host
-        .dom0_exec(
-            "xl list | tail -n +2 | awk '{print $1}'",
-            Duration::from_secs(30),
-        )
-        .map_err(|e| e.to_string())?;
-    if domains.stdout.trim() != "Domain-0" {
-        return Err(format!(
-            "the timed-out guest was not destroyed: {}",
-            domains.stdout
-        ));
-    }
-    Ok(())
+    expect_only_dom0(f, "the timed-out guest was not destroyed")
 }
