@@ -7,9 +7,9 @@ use crate::boot_info::XenVersion;
 use crate::error::XenError;
 use xen_abi as abi;
 
-/// Xen's ENOSYS, returned by the wrappers before the hypercall page exists
-/// (`errno.h`: `XEN_ENOSYS`).
-const ENOSYS: i64 = 38;
+/// Xen's ENOSYS (`errno.h`), returned by the wrappers before the hypercall
+/// page exists.
+const ENOSYS: i64 = abi::XEN_ENOSYS as i64;
 
 /// Makes hypercall `nr` with arguments that are plain values or pointers to
 /// live, correctly typed argument structures owned by the wrapper; fails

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <xen/xen.h>
+#include <xen/errno.h>
 #include <xen/arch-x86_64.h>
 #include <xen/arch-x86/xen.h>
 #include <xen/arch-x86/xen-x86_64.h>
