@@ -171,7 +171,10 @@ fn expect_reason(outcome: &GuestOutcome, reason: ShutdownReason) -> Verdict {
 fn expect_only_dom0(f: &Fixture, what: &str) -> Verdict {
     let domains = f
         .host
-        .dom0_exec("xl list | tail -n +2 | awk '{print $1}'", Duration::from_secs(30))
+        .dom0_exec(
+            "xl list | tail -n +2 | awk '{print $1}'",
+            Duration::from_secs(30),
+        )
         .map_err(|e| e.to_string())?;
     if domains.stdout.trim() == "Domain-0" {
         Ok(())
