@@ -19,6 +19,8 @@ pub enum XenError {
     PeerMisbehaved(&'static str),
     /// Waited for the peer longer than the bound allows.
     Timeout(&'static str),
+    /// Busy, retry later: e.g. a grant still in use by the peer.
+    Busy(&'static str),
 }
 
 impl XenError {
@@ -44,6 +46,7 @@ impl fmt::Display for XenError {
             }
             XenError::PeerMisbehaved(what) => write!(f, "peer misbehaved: {what}"),
             XenError::Timeout(what) => write!(f, "timed out: {what}"),
+            XenError::Busy(what) => write!(f, "busy, retry later: {what}"),
         }
     }
 }

@@ -26,6 +26,7 @@
 pub mod boot_info;
 pub mod error;
 pub mod ring;
+pub mod services;
 pub mod start_info;
 
 #[cfg(target_os = "none")]
