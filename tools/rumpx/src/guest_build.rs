@@ -1,6 +1,7 @@
-//! Builds guest images: `cargo build --release --target x86_64-unknown-none`
-//! of a package under `guests/`, into a target folder of its own so that a
-//! build started from inside `cargo test` does not wait on the outer cargo.
+//! Builds guest images (`cargo build --release --target x86_64-unknown-none`
+//! of a package under `guests/`) and the dom0 helper programs, each into a
+//! target folder of its own so that a build started from inside `cargo test`
+//! does not wait on the outer cargo.
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -26,30 +27,37 @@ pub fn build_guest(guest: &str) -> Result<PathBuf> {
         });
     }
     let target_dir = root.join("target/guests");
+    cargo_build(guest, &["--target", GUEST_TARGET, "-p", guest], &target_dir)?;
+    Ok(target_dir.join(GUEST_TARGET).join("release").join(guest))
+}
+
+/// Builds one of rumpx's dom0 helper programs (such as `rumpx-grant-peek`)
+/// for this machine, which is also what dom0 runs (Debian 12 on both sides).
+pub fn build_dom0_tool(bin: &str) -> Result<PathBuf> {
+    let target_dir = workspace_root().join("target/dom0-tools");
+    cargo_build(bin, &["-p", "rumpx", "--bin", bin], &target_dir)?;
+    Ok(target_dir.join("release").join(bin))
+}
+
+fn cargo_build(what: &str, args: &[&str], target_dir: &Path) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--target",
-            GUEST_TARGET,
-            "-p",
-            guest,
-            "--target-dir",
-        ])
-        .arg(&target_dir)
-        .current_dir(&root)
+        .args(["build", "--release", "--quiet"])
+        .args(args)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(workspace_root())
         .output()
         .map_err(|e| Error::Build {
-            guest: guest.into(),
+            guest: what.into(),
             detail: format!("cannot run cargo: {e}"),
         })?;
-    if !output.status.success() {
-        return Err(Error::Build {
-            guest: guest.into(),
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Build {
+            guest: what.into(),
             detail: String::from_utf8_lossy(&output.stderr).into_owned(),
-        });
+        })
     }
-    Ok(target_dir.join(GUEST_TARGET).join("release").join(guest))
 }

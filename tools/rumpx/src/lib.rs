@@ -6,6 +6,7 @@ pub mod cpio;
 pub mod dom0_image;
 pub mod elf_image;
 pub mod error;
+pub mod fingerprint;
 pub mod guest_build;
 pub mod job;
 pub mod kernel_modules;

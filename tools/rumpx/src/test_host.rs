@@ -160,6 +160,18 @@ impl TestHost {
         })
     }
 
+    /// Copies a program into the share and returns its path as dom0 sees it.
+    pub fn install_tool(&self, program: &Path) -> Result<PathBuf> {
+        let name = program.file_name().ok_or_else(|| Error::Invalid {
+            what: "dom0 tool",
+            detail: format!("{} names no file", program.display()),
+        })?;
+        let tools = self.share.join("tools");
+        fs::create_dir_all(&tools).map_err(io_at(&tools))?;
+        fs::copy(program, tools.join(name)).map_err(io_at(program))?;
+        Ok(Path::new("/share/tools").join(name))
+    }
+
     /// The peak resident memory of QEMU so far (VmHWM), in KiB.
     pub fn peak_memory_kib(&self) -> Option<u64> {
         let pid = self.qemu.lock().ok()?.id();
