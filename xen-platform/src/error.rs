@@ -21,6 +21,45 @@ pub enum XenError {
     Timeout(&'static str),
     /// Busy, retry later: e.g. a grant still in use by the peer.
     Busy(&'static str),
+    /// The caller passed an id or value the platform does not know, e.g. a
+    /// grant reference that is not granted or a port that is not open.
+    InvalidArgument(&'static str),
+    /// Memory (frames, heap, page tables) for the operation could not be had.
+    Memory(MemError),
+}
+
+/// An error of the memory manager (`mm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemError {
+    /// No free frames, or no contiguous run long enough, for the request.
+    OutOfMemory,
+    /// A request of zero size, or too large to express.
+    BadSize,
+    /// Frames given back that are not allocated (double free, foreign frames).
+    NotAllocated,
+    /// The memory manager is not initialised yet (`mm::init`).
+    NotInitialised,
+    /// The address is not mapped the way the operation needs (no table, a
+    /// 1 GiB page, or above the 4 GiB identity map).
+    Unmapped,
+}
+
+impl From<MemError> for XenError {
+    fn from(e: MemError) -> Self {
+        XenError::Memory(e)
+    }
+}
+
+impl fmt::Display for MemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MemError::OutOfMemory => "out of memory",
+            MemError::BadSize => "bad allocation size",
+            MemError::NotAllocated => "freeing memory that is not allocated",
+            MemError::NotInitialised => "memory manager not initialised",
+            MemError::Unmapped => "address not mapped as needed",
+        })
+    }
 }
 
 impl XenError {
@@ -47,6 +86,8 @@ impl fmt::Display for XenError {
             XenError::PeerMisbehaved(what) => write!(f, "peer misbehaved: {what}"),
             XenError::Timeout(what) => write!(f, "timed out: {what}"),
             XenError::Busy(what) => write!(f, "busy, retry later: {what}"),
+            XenError::InvalidArgument(what) => write!(f, "invalid argument: {what}"),
+            XenError::Memory(e) => write!(f, "memory: {e}"),
         }
     }
 }

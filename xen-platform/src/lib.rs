@@ -28,6 +28,11 @@ pub mod error;
 pub mod ring;
 pub mod services;
 pub mod start_info;
+#[cfg(test)]
+extern crate alloc;
+// Built on the host only until the guest heap lands.
+#[cfg(test)]
+pub mod xenstore;
 
 #[cfg(target_os = "none")]
 mod arch;

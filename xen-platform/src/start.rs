@@ -60,6 +60,7 @@ pub(crate) fn start(early: EarlyBoot) -> ! {
     }
     self_test(early.cmdline);
 
+    crate::mm::init(&early.memory_map, early.cmdline);
     let boot = BootInfo::new(early.cmdline, early.memory_map, xen_version);
     // SAFETY: `__rumpx_guest_main` is defined by the guest's `entry!`, with
     // exactly this signature (a safe Rust function).
