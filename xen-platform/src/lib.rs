@@ -25,6 +25,7 @@
 
 pub mod boot_info;
 pub mod error;
+pub mod mm;
 pub mod ring;
 pub mod services;
 pub mod start_info;

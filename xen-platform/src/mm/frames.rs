@@ -106,9 +106,7 @@ impl<const WORDS: usize> FrameBitmap<WORDS> {
 
     fn find_one(&mut self) -> Option<u64> {
         let hint = self.hint.min(WORDS.saturating_sub(1));
-        let w = (hint..WORDS)
-            .chain(0..hint)
-            .find(|&w| self.bits[w] != 0)?;
+        let w = (hint..WORDS).chain(0..hint).find(|&w| self.bits[w] != 0)?;
         self.hint = w;
         Some(w as u64 * 64 + u64::from(self.bits[w].trailing_zeros()))
     }

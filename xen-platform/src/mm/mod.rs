@@ -207,7 +207,9 @@ mod machine {
             let Some(need) = size.checked_add(align) else {
                 return ptr::null_mut();
             };
-            let bytes = need.max(HEAP_GROW_MIN).next_multiple_of(FRAME_SIZE as usize);
+            let bytes = need
+                .max(HEAP_GROW_MIN)
+                .next_multiple_of(FRAME_SIZE as usize);
             let Ok(paddr) = alloc_raw(bytes / FRAME_SIZE as usize) else {
                 return ptr::null_mut();
             };

@@ -158,7 +158,10 @@ mod tests {
         assert_eq!(split_pte(pde, 0), 0x4020_0000 | PTE_P | PTE_RW);
         assert_eq!(split_pte(pde, 511), 0x403f_f000 | PTE_P | PTE_RW);
         let odd = 0x20_0000 | PTE_P | PTE_PS | PDE_PAT | PTE_NX | (1 << 8);
-        assert_eq!(split_pte(odd, 1), 0x20_1000 | PTE_P | (1 << 7) | PTE_NX | (1 << 8));
+        assert_eq!(
+            split_pte(odd, 1),
+            0x20_1000 | PTE_P | (1 << 7) | PTE_NX | (1 << 8)
+        );
         let t = table_pde(pde, 0x1234_5000);
         assert_eq!(t & ADDR_MASK, 0x1234_5000);
         assert_eq!(t & PTE_PS, 0);
