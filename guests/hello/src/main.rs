@@ -1,11 +1,11 @@
 //! The hello guest: prints the Xen version (`XENVER_version`), the domain's
 //! memory (`XENMEM_current_reservation` and the PVH start-info RAM map) and
-//! the command line, then powers off.
+//! the command line and the free memory (`mm::stats`), then powers off.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
-use xen_platform::{hypercall, println, BootInfo};
+use xen_platform::{hypercall, mm, println, BootInfo};
 
 xen_platform::entry!(main);
 
@@ -25,4 +25,5 @@ fn main(boot: &BootInfo) {
         ),
     }
     println!("cmdline: {}", boot.cmdline());
+    println!("free memory: {} KiB", mm::stats().free_bytes / 1024);
 }
