@@ -23,14 +23,17 @@
 //! the domain down with reason crash.
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+#[cfg(all(feature = "sim", not(test)))]
+extern crate std;
+
 pub mod boot_info;
 pub mod error;
+pub mod grant;
 pub mod mm;
 pub mod ring;
 pub mod services;
 pub mod start_info;
-#[cfg(test)]
-extern crate alloc;
 // Built on the host only until the guest heap lands.
 #[cfg(test)]
 pub mod xenstore;
