@@ -33,9 +33,9 @@ pub mod grant;
 pub mod mm;
 pub mod ring;
 pub mod services;
+#[cfg(any(test, feature = "sim"))]
+pub mod sim;
 pub mod start_info;
-// Built on the host only until the guest heap lands.
-#[cfg(test)]
 pub mod xenstore;
 
 #[cfg(target_os = "none")]

@@ -3,8 +3,12 @@
 //! transactions, and the [`XenstoreOps`] trait drivers are generic over (the
 //! real client and the simulated xenstored both implement it).
 
+pub mod client;
+pub mod page;
 pub mod ring;
 pub mod wire;
+#[cfg(target_os = "none")]
+pub mod xen;
 
 use alloc::string::String;
 use alloc::vec::Vec;

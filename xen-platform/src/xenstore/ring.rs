@@ -190,6 +190,27 @@ impl MessageWriter {
     }
 }
 
+impl<T: RingHalf + ?Sized> RingHalf for alloc::sync::Arc<T> {
+    fn cons(&self) -> u32 {
+        (**self).cons()
+    }
+    fn prod(&self) -> u32 {
+        (**self).prod()
+    }
+    fn set_cons(&self, cons: u32) {
+        (**self).set_cons(cons)
+    }
+    fn set_prod(&self, prod: u32) {
+        (**self).set_prod(prod)
+    }
+    fn read_byte(&self, pos: usize) -> u8 {
+        (**self).read_byte(pos)
+    }
+    fn write_byte(&self, pos: usize, byte: u8) {
+        (**self).write_byte(pos, byte)
+    }
+}
+
 /// A ring half in ordinary memory, for host tests and the simulated
 /// xenstored.
 #[derive(Debug)]
