@@ -36,6 +36,7 @@ pub mod services;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod start_info;
+pub mod xenbus;
 pub mod xenstore;
 
 #[cfg(target_os = "none")]
