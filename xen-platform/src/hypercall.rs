@@ -147,3 +147,129 @@ pub fn evtchn_send(port: u32) -> Result<(), XenError> {
     );
     XenError::check("event_channel_op(EVTCHNOP_send)", ret).map(|_| ())
 }
+
+/// Like `call`, with a third argument (`vcpu_op` takes cmd, vcpu, arg).
+fn call3(nr: u32, a1: u64, a2: u64, a3: u64) -> i64 {
+    if !ready() {
+        return -ENOSYS;
+    }
+    // SAFETY: as in `call`: the page is installed and the wrappers pass
+    // scalars or pointers to live argument structures on their stack.
+    unsafe { hypercall5(nr, a1, a2, a3, 0, 0) }
+}
+
+/// `HVMOP_set_param` for this domain.
+pub fn hvm_set_param(index: u32, value: u64) -> Result<(), XenError> {
+    let mut arg = abi::xen_hvm_param {
+        domid: abi::DOMID_SELF as _,
+        index: index as _,
+        value,
+        ..Default::default()
+    };
+    let ret = call(
+        abi::__HYPERVISOR_hvm_op,
+        abi::HVMOP_set_param as u64,
+        (&raw mut arg) as u64,
+    );
+    XenError::check("hvm_op(HVMOP_set_param)", ret).map(|_| ())
+}
+
+/// `EVTCHNOP_bind_virq`: binds virtual IRQ `virq` of `vcpu` to a new port.
+pub fn evtchn_bind_virq(virq: u32, vcpu: u32) -> Result<u32, XenError> {
+    let mut arg = abi::evtchn_bind_virq {
+        virq,
+        vcpu,
+        port: 0,
+    };
+    let ret = call(
+        abi::__HYPERVISOR_event_channel_op,
+        abi::EVTCHNOP_bind_virq as u64,
+        (&raw mut arg) as u64,
+    );
+    XenError::check("event_channel_op(EVTCHNOP_bind_virq)", ret)?;
+    Ok(arg.port)
+}
+
+/// `EVTCHNOP_alloc_unbound`: a new port of this domain that `remote_dom`
+/// may bind to.
+pub fn evtchn_alloc_unbound(remote_dom: u16) -> Result<u32, XenError> {
+    let mut arg = abi::evtchn_alloc_unbound {
+        dom: abi::DOMID_SELF as _,
+        remote_dom: remote_dom as _,
+        port: 0,
+    };
+    let ret = call(
+        abi::__HYPERVISOR_event_channel_op,
+        abi::EVTCHNOP_alloc_unbound as u64,
+        (&raw mut arg) as u64,
+    );
+    XenError::check("event_channel_op(EVTCHNOP_alloc_unbound)", ret)?;
+    Ok(arg.port)
+}
+
+/// `EVTCHNOP_bind_interdomain`: a new local port connected to
+/// `remote_port` of `remote_dom`.
+pub fn evtchn_bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<u32, XenError> {
+    let mut arg = abi::evtchn_bind_interdomain {
+        remote_dom: remote_dom as _,
+        remote_port,
+        local_port: 0,
+    };
+    let ret = call(
+        abi::__HYPERVISOR_event_channel_op,
+        abi::EVTCHNOP_bind_interdomain as u64,
+        (&raw mut arg) as u64,
+    );
+    XenError::check("event_channel_op(EVTCHNOP_bind_interdomain)", ret)?;
+    Ok(arg.local_port)
+}
+
+/// `EVTCHNOP_close`.
+pub fn evtchn_close(port: u32) -> Result<(), XenError> {
+    let arg = abi::evtchn_close { port };
+    let ret = call(
+        abi::__HYPERVISOR_event_channel_op,
+        abi::EVTCHNOP_close as u64,
+        (&raw const arg) as u64,
+    );
+    XenError::check("event_channel_op(EVTCHNOP_close)", ret).map(|_| ())
+}
+
+/// `EVTCHNOP_unmask`: clears the mask bit and, if the port is pending,
+/// raises the upcall again.
+pub fn evtchn_unmask(port: u32) -> Result<(), XenError> {
+    let arg = abi::evtchn_unmask { port };
+    let ret = call(
+        abi::__HYPERVISOR_event_channel_op,
+        abi::EVTCHNOP_unmask as u64,
+        (&raw const arg) as u64,
+    );
+    XenError::check("event_channel_op(EVTCHNOP_unmask)", ret).map(|_| ())
+}
+
+/// `VCPUOP_set_singleshot_timer`: raise VIRQ_TIMER on `vcpu` at system
+/// time `timeout_abs_ns` (at once if it is past).
+pub fn vcpu_set_singleshot_timer(vcpu: u32, timeout_abs_ns: u64) -> Result<(), XenError> {
+    let arg = abi::vcpu_set_singleshot_timer {
+        timeout_abs_ns,
+        flags: 0,
+    };
+    let ret = call3(
+        abi::__HYPERVISOR_vcpu_op,
+        abi::VCPUOP_set_singleshot_timer as u64,
+        vcpu as u64,
+        (&raw const arg) as u64,
+    );
+    XenError::check("vcpu_op(VCPUOP_set_singleshot_timer)", ret).map(|_| ())
+}
+
+/// `VCPUOP_stop_periodic_timer`: no periodic VIRQ_TIMER on `vcpu`.
+pub fn vcpu_stop_periodic_timer(vcpu: u32) -> Result<(), XenError> {
+    let ret = call3(
+        abi::__HYPERVISOR_vcpu_op,
+        abi::VCPUOP_stop_periodic_timer as u64,
+        vcpu as u64,
+        0,
+    );
+    XenError::check("vcpu_op(VCPUOP_stop_periodic_timer)", ret).map(|_| ())
+}

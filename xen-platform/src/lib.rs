@@ -29,13 +29,16 @@ extern crate std;
 
 pub mod boot_info;
 pub mod error;
+pub mod evtchn;
 pub mod grant;
 pub mod mm;
 pub mod ring;
+pub mod sched;
 pub mod services;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod start_info;
+pub mod time;
 pub mod xenbus;
 pub mod xenstore;
 

@@ -61,6 +61,10 @@ pub(crate) fn start(early: EarlyBoot) -> ! {
     self_test(early.cmdline);
 
     crate::mm::init(&early.memory_map, early.cmdline);
+    // Event delivery, timers and threads; interrupts are on from here.
+    if let Err(e) = crate::evtchn::init().and_then(|()| crate::sched::init()) {
+        fatal_early(format_args!("event channels and timers: {e}"));
+    }
     let boot = BootInfo::new(early.cmdline, early.memory_map, xen_version);
     // SAFETY: `__rumpx_guest_main` is defined by the guest's `entry!`, with
     // exactly this signature (a safe Rust function).

@@ -1,7 +1,8 @@
 //! The 64-bit IDT for exceptions 0..31: assembly stubs push the vector (and
 //! a zero error code where the CPU pushes none) and hand the saved state to
 //! [`rumpx_exception`], which reports vector, name, error code, RIP and (for
-//! #PF) CR2 on the console and the 0xE9 port, then crash-shuts down.
+//! #PF) CR2 on the console and the 0xE9 port, then crash-shuts down. The
+//! table also holds the event-channel upcall vector (see `upcall`).
 
 use super::gdt::{DOUBLE_FAULT_IST, KERNEL_CS};
 use core::cell::UnsafeCell;
@@ -10,6 +11,8 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Number of exception vectors handled.
 const VECTORS: usize = 32;
+/// Entries in the IDT (exceptions plus the upcall vector).
+const IDT_ENTRIES: usize = 256;
 
 // One 16-byte stub per vector; vectors with a CPU-pushed error code are 8,
 // 10-14, 17, 21, 29 and 30.
@@ -101,13 +104,13 @@ impl Gate {
 /// The IDT; written once by [`init`] before interrupts or faults are
 /// expected.
 #[repr(C, align(16))]
-struct Idt(UnsafeCell<[Gate; VECTORS]>);
+struct Idt(UnsafeCell<[Gate; IDT_ENTRIES]>);
 
 // SAFETY: the table is written only by `init`, on the single boot CPU, before
 // it is loaded; afterwards only the CPU reads it.
 unsafe impl Sync for Idt {}
 
-static IDT: Idt = Idt(UnsafeCell::new([Gate::MISSING; VECTORS]));
+static IDT: Idt = Idt(UnsafeCell::new([Gate::MISSING; IDT_ENTRIES]));
 
 /// Loads the GDT and TSS, then fills and loads the IDT.
 pub(crate) fn init() {
@@ -122,13 +125,18 @@ pub(crate) fn init() {
             (*table)[v] = Gate::interrupt(stubs + 16 * v as u64, ist);
         };
     }
+    // SAFETY: as above; the upcall vector is in bounds and not an exception.
+    unsafe {
+        (*table)[usize::from(super::upcall::UPCALL_VECTOR)] =
+            Gate::interrupt(super::upcall::stub_address(), 0);
+    }
     #[repr(C, packed)]
     struct Idtr {
         limit: u16,
         base: u64,
     }
     let idtr = Idtr {
-        limit: (size_of::<[Gate; VECTORS]>() - 1) as u16,
+        limit: (size_of::<[Gate; IDT_ENTRIES]>() - 1) as u16,
         base: table as u64,
     };
     // SAFETY: the IDT is a static with valid gates pointing at the stubs,

@@ -9,4 +9,8 @@ pub(crate) mod cpu;
 mod gdt;
 pub(crate) mod hypercall;
 pub(crate) mod idt;
+pub(crate) mod irq;
 mod pvh;
+pub(crate) mod switch;
+pub(crate) mod tsc;
+pub(crate) mod upcall;
