@@ -73,6 +73,31 @@ mod machine {
     /// Bytes usable at init (0 before `init`).
     static TOTAL: AtomicU64 = AtomicU64::new(0);
 
+    /// Interrupts off while a memory lock is held (restored on drop), so
+    /// that event upcall handlers may allocate too without deadlocking on a
+    /// lock their own vCPU holds.
+    pub(crate) struct IrqOff(bool);
+
+    impl IrqOff {
+        pub(crate) fn new() -> Self {
+            let rflags: u64;
+            // SAFETY: reads RFLAGS through the stack and clears IF; the
+            // guest runs in ring 0 and `Drop` restores IF.
+            unsafe { core::arch::asm!("pushfq", "pop {}", "cli", out(reg) rflags) };
+            IrqOff(rflags & (1 << 9) != 0)
+        }
+    }
+
+    impl Drop for IrqOff {
+        fn drop(&mut self) {
+            if self.0 {
+                // SAFETY: interrupts were enabled when this guard was made;
+                // re-enabling them restores that state.
+                unsafe { core::arch::asm!("sti", options(nomem, nostack)) };
+            }
+        }
+    }
+
     unsafe extern "C" {
         static __image_start: u8;
         static __image_end: u8;
@@ -83,6 +108,7 @@ mod machine {
     /// memory map (kept by [`crate::BootInfo`]). Called once by the start
     /// code before the guest's `main`.
     pub(crate) fn init(map: &MemoryMap<'_>, cmdline: &str) {
+        let _irq = IrqOff::new();
         let mut f = FRAMES.lock();
         for (addr, size) in map.ram_regions() {
             if let Some((a, s)) = clip_ram(addr, size) {
@@ -101,11 +127,13 @@ mod machine {
 
     /// Free frames (4 KiB each) in the frame allocator.
     pub fn free_frames() -> usize {
+        let _irq = IrqOff::new();
         FRAMES.lock().free_frames()
     }
 
     /// Free and used bytes (frames and heap together).
     pub fn stats() -> MemStats {
+        let _irq = IrqOff::new();
         let heap_free = HEAP.lock().free_bytes() as u64;
         let frames_free = FRAMES.lock().free_frames() as u64 * FRAME_SIZE;
         let total = TOTAL.load(Ordering::Acquire);
@@ -160,6 +188,7 @@ mod machine {
         fn drop(&mut self) {
             // Only fails for frames that are not allocated, which a `Frames`
             // never holds.
+            let _irq = IrqOff::new();
             let _ = FRAMES.lock().free(self.paddr / FRAME_SIZE, self.count);
         }
     }
@@ -168,7 +197,10 @@ mod machine {
         if TOTAL.load(Ordering::Acquire) == 0 {
             return Err(MemError::NotInitialised);
         }
-        let first = FRAMES.lock().alloc(n)?;
+        let first = {
+            let _irq = IrqOff::new();
+            FRAMES.lock().alloc(n)?
+        };
         let paddr = first * FRAME_SIZE;
         // SAFETY: the frames were just allocated to us (so nothing else uses
         // them) and are RAM below 4 GiB, identity-mapped.
@@ -195,10 +227,11 @@ mod machine {
 
     // SAFETY: blocks come from `Heap`, which hands out each byte at most
     // once until it is freed; regions added to it are frames allocated to
-    // the heap for good. The spin lock serialises access (allocation from
-    // event upcall handlers is not allowed: it could deadlock).
+    // the heap for good. The spin lock serialises access, with interrupts
+    // off so that upcall handlers may allocate too.
     unsafe impl GlobalAlloc for GlobalHeap {
         unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let _irq = IrqOff::new();
             let mut h = HEAP.lock();
             if let Some(p) = h.alloc(layout) {
                 return p.as_ptr();
@@ -221,6 +254,7 @@ mod machine {
 
         unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
             if let Some(p) = NonNull::new(p) {
+                let _irq = IrqOff::new();
                 // SAFETY: `p` came from `alloc` with this layout
                 // (GlobalAlloc's contract).
                 unsafe { HEAP.lock().dealloc(p, layout) };

@@ -118,6 +118,7 @@ mod machine {
     /// Unmaps the 4 KiB page at `va` (below 4 GiB) from the identity map.
     /// Touching it faults afterwards.
     pub(crate) fn unmap_page(va: u64) -> Result<(), MemError> {
+        let _irq = crate::mm::IrqOff::new();
         let _g = LOCK.lock();
         let slot = pte_slot(va & !0xfff)?;
         // SAFETY: `slot` is the page's PTE (see `pte_slot`); the page is
@@ -129,6 +130,7 @@ mod machine {
 
     /// Maps the 4 KiB page at `va` (below 4 GiB) again, identity, writable.
     pub(crate) fn remap_page(va: u64) -> Result<(), MemError> {
+        let _irq = crate::mm::IrqOff::new();
         let _g = LOCK.lock();
         let va = va & !0xfff;
         let slot = pte_slot(va)?;

@@ -46,3 +46,37 @@ impl SimHypervisor {
         self.grants.domain(dom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::{EventChannels, GrantTable, Port};
+
+    /// A frontend shares a page and a port with a backend and tears both
+    /// down without leaks.
+    #[test]
+    fn front_and_back_share_a_page_and_a_port() {
+        let hv = SimHypervisor::new();
+        let (front_id, back_id) = (DomId(3), DomId(0));
+        let (front_ev, front_gt) = (hv.evtchn(front_id), hv.grant_table(front_id));
+        let back_ev = hv.evtchn(back_id);
+
+        let gref = front_gt.grant_access(back_id, 0x4321, false).unwrap();
+        let port = front_ev.alloc_unbound(back_id).unwrap();
+        let back_port = back_ev.bind_interdomain(front_id, port).unwrap();
+        let m = hv.grants.map(back_id, front_id, gref, true).unwrap();
+        assert_eq!(m.gfn, 0x4321);
+        back_ev.notify(back_port).unwrap();
+        assert!(front_ev.take_pending(port));
+
+        assert!(front_gt.end_access(gref).is_err());
+        hv.grants.unmap(m).unwrap();
+        front_gt.end_access(gref).unwrap();
+        front_ev.close(port).unwrap();
+        back_ev.close(back_port).unwrap();
+        assert_eq!(front_gt.live_grants(), 0);
+        assert_eq!(hv.evtchns.open_ports(front_id), 0);
+        assert_eq!(hv.evtchns.open_ports(back_id), 0);
+        assert!(!front_ev.take_pending(Port(1)));
+    }
+}
