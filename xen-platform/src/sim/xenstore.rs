@@ -754,7 +754,7 @@ impl SimRingWaiter {
 }
 
 impl Waiter for SimRingWaiter {
-    fn wait(&self, deadline_ns: Option<u64>) -> bool {
+    fn wait(&self, _ready: &mut dyn FnMut() -> bool, deadline_ns: Option<u64>) -> bool {
         let mut now = self.now_ns.lock().unwrap_or_else(|e| e.into_inner());
         *now += 1_000_000;
         let in_time = deadline_ns.is_none_or(|d| *now < d);

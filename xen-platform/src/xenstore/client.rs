@@ -17,16 +17,21 @@ use super::wire::{self, Header, Reply, Request};
 use super::{Tx, XenstoreOps, XsError};
 use crate::error::XenError;
 
-/// How the client blocks: waiting for the peer, and notifying it. The real
-/// platform waits on the xenstore event channel; a polling waiter yields.
+/// How the client blocks: waiting for the peer, notifying it, and waking
+/// other local threads. The real platform waits on the xenstore event
+/// channel with a wait queue; tests run a simulated xenstored.
 pub trait Waiter {
-    /// Waits until the peer may have made progress (an event on the
-    /// xenstore port, or just some time passing) or `deadline_ns` (absolute
-    /// monotonic ns) passed. Returns false if the deadline passed. Spurious
-    /// returns are fine; the client re-checks the rings.
-    fn wait(&self, deadline_ns: Option<u64>) -> bool;
+    /// Waits until `ready()` holds, the peer signalled (an event on the
+    /// xenstore port), or `deadline_ns` (absolute monotonic ns) passed;
+    /// returns false only in the last case. Returning early is fine: the
+    /// client re-checks the rings. `ready` is short and never blocks (it
+    /// may run with interrupts off).
+    fn wait(&self, ready: &mut dyn FnMut() -> bool, deadline_ns: Option<u64>) -> bool;
     /// Notifies xenstored that the rings changed (the event channel).
     fn notify_peer(&self) -> Result<(), XenError>;
+    /// Wakes other threads blocked in [`Waiter::wait`]: the thread that
+    /// pumped the rings may have dispatched what they wait for.
+    fn wake_waiters(&self) {}
 }
 
 /// Most events queued for one watch token; further events are dropped (and
@@ -122,11 +127,13 @@ impl<R: RingHalf, W: Waiter> Client<R, W> {
 
     fn pump_inner(&self, st: &mut State) -> Result<(), XsError> {
         let mut notify = false;
+        let mut dispatched = false;
         if !st.writer.is_empty() && st.writer.poll(&self.req)? > 0 {
             notify = true;
         }
         let rsp_cons = self.rsp.cons();
         while let Some((h, payload)) = st.reader.poll(&self.rsp, wire::check_reply_header)? {
+            dispatched = true;
             if h.type_ == xen_abi::XS_WATCH_EVENT {
                 let ev = wire::decode_watch_event(&payload)?;
                 match st.watches.get_mut(&ev.token) {
@@ -142,6 +149,9 @@ impl<R: RingHalf, W: Waiter> Client<R, W> {
         // Space freed in the response ring: xenstored may be waiting for it.
         if self.rsp.cons() != rsp_cons {
             notify = true;
+        }
+        if dispatched {
+            self.waiter.wake_waiters();
         }
         if notify {
             self.waiter.notify_peer()?;
@@ -185,7 +195,14 @@ impl<R: RingHalf, W: Waiter> Client<R, W> {
                 }
                 pumped?;
             }
-            if !self.waiter.wait(deadline_ns) {
+            let mut ready = || {
+                // Nobody holds the lock while a thread waits (threads switch
+                // only when blocking); if someone does, look again at once.
+                self.state
+                    .try_lock()
+                    .is_none_or(|st| st.replies.contains_key(&req_id) || st.broken.is_some())
+            };
+            if !self.waiter.wait(&mut ready, deadline_ns) {
                 let mut st = self.state.lock();
                 if let Some((h, payload)) = st.replies.remove(&req_id) {
                     return wire::decode_reply(req_id, req, &h, &payload);
@@ -273,7 +290,13 @@ impl<R: RingHalf, W: Waiter> XenstoreOps for Client<R, W> {
                 }
                 pumped?;
             }
-            if !self.waiter.wait(deadline_ns) {
+            let mut ready = || {
+                self.state.try_lock().is_none_or(|st| {
+                    st.broken.is_some()
+                        || st.watches.get(token).is_none_or(|q| !q.events.is_empty())
+                })
+            };
+            if !self.waiter.wait(&mut ready, deadline_ns) {
                 let mut st = self.state.lock();
                 return Ok(st.watches.get_mut(token).and_then(|q| q.events.pop_front()));
             }

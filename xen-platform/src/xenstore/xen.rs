@@ -1,13 +1,16 @@
 //! The xenstore connection of a PVH guest: the shared page from
 //! `HVM_PARAM_STORE_PFN` (identity-mapped, address = pfn << 12) and the
-//! event channel from `HVM_PARAM_STORE_EVTCHN` (`hvm/params.h`), with a
-//! polling [`Waiter`] until the scheduler's wait queues are plugged in.
+//! event channel from `HVM_PARAM_STORE_EVTCHN` (`hvm/params.h`); the
+//! blocking [`EvtchnWaiter`] (a scheduler wait queue woken by the port) and
+//! a [`PollingWaiter`] for use without threads.
 
 use super::client::{Client, Waiter};
 use super::page::{self, PageHalf};
 use super::XsError;
 use crate::error::XenError;
+use crate::evtchn;
 use crate::hypercall;
+use crate::sched::{WaitQueue, WaitResult};
 use crate::services::Port;
 
 /// The client type of the real connection.
@@ -44,7 +47,8 @@ pub fn store_params() -> Result<StoreParams, XsError> {
 }
 
 /// Connects to xenstore through the shared page, waiting with `waiter`.
-/// Call once: two clients on one page would steal each other's replies.
+/// Use [`xenstore`] instead unless testing: two clients on one page would
+/// steal each other's replies.
 pub fn connect<W: Waiter>(params: StoreParams, waiter: W) -> XenClient<W> {
     let page = (params.pfn << 12) as *mut xen_abi::xenstore_domain_interface;
     // SAFETY: the page Xen named is identity-mapped (checked below 4 GiB in
@@ -54,42 +58,75 @@ pub fn connect<W: Waiter>(params: StoreParams, waiter: W) -> XenClient<W> {
     Client::new(req, rsp, waiter)
 }
 
+/// Threads waiting for xenstore; woken by its event channel.
+static XS_WAIT: WaitQueue = WaitQueue::new();
+
+/// Waits on the xenstore event channel through a scheduler wait queue: the
+/// vCPU blocks until xenstored signals or the deadline passes.
+pub struct EvtchnWaiter {
+    port: Port,
+}
+
+impl Waiter for EvtchnWaiter {
+    fn wait(&self, ready: &mut dyn FnMut() -> bool, deadline_ns: Option<u64>) -> bool {
+        let port = self.port;
+        XS_WAIT.wait_for(|| evtchn::take_pending(port) || ready(), deadline_ns) == WaitResult::Woken
+    }
+
+    fn notify_peer(&self) -> Result<(), XenError> {
+        evtchn::send(self.port)
+    }
+
+    fn wake_waiters(&self) {
+        XS_WAIT.wake_all();
+    }
+}
+
+/// The guest's xenstore connection, set up on first use.
+static XENSTORE: spin::Once<Result<XenClient<EvtchnWaiter>, XsError>> = spin::Once::new();
+
+/// The guest's xenstore client (blocking on the event channel), connected
+/// on first use. Call from threads, not from event handlers.
+pub fn xenstore() -> Result<&'static XenClient<EvtchnWaiter>, XsError> {
+    XENSTORE
+        .call_once(|| {
+            let params = store_params()?;
+            evtchn::bind_wait_queue(params.port, &XS_WAIT);
+            evtchn::unmask(params.port)?;
+            Ok(connect(params, EvtchnWaiter { port: params.port }))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 /// A [`Waiter`] that polls: each wait yields the vCPU (`SCHEDOP_yield`) so
-/// xenstored in dom0 can run, and re-notifies the peer now and then (a
-/// notification may be lost before xenstored bound the channel). Without a
-/// clock it counts yields: a deadline means "give up after
-/// `yields_per_ms` * (deadline - now) yields", with `now` a yield count.
+/// xenstored in dom0 can run, re-notifying the peer now and then. Deadlines
+/// use [`crate::time::monotonic_ns`]. For use before threads run or when
+/// event channels are not set up.
 pub struct PollingWaiter {
     port: Port,
-    /// Yields counted so far (the pseudo clock, in yields).
     yields: core::sync::atomic::AtomicU64,
-    /// Yields that stand for one millisecond of pseudo time.
-    yields_per_ms: u64,
 }
 
 /// Re-notify the peer every this many yields of waiting.
 const RENOTIFY_YIELDS: u64 = 1024;
 
 impl PollingWaiter {
-    /// A polling waiter on `port`, counting 100 yields as a millisecond.
+    /// A polling waiter on `port`.
     pub fn new(port: Port) -> Self {
         PollingWaiter {
             port,
             yields: core::sync::atomic::AtomicU64::new(0),
-            yields_per_ms: 100,
         }
-    }
-
-    /// The pseudo clock in ns (yields converted at the configured rate).
-    pub fn now_ns(&self) -> u64 {
-        let y = self.yields.load(core::sync::atomic::Ordering::Relaxed);
-        y.saturating_mul(1_000_000) / self.yields_per_ms
     }
 }
 
 impl Waiter for PollingWaiter {
-    fn wait(&self, deadline_ns: Option<u64>) -> bool {
-        if deadline_ns.is_some_and(|d| self.now_ns() >= d) {
+    fn wait(&self, ready: &mut dyn FnMut() -> bool, deadline_ns: Option<u64>) -> bool {
+        if ready() {
+            return true;
+        }
+        if deadline_ns.is_some_and(|d| crate::time::monotonic_ns() >= d) {
             return false;
         }
         let y = self
