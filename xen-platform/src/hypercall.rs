@@ -273,3 +273,21 @@ pub fn vcpu_stop_periodic_timer(vcpu: u32) -> Result<(), XenError> {
     );
     XenError::check("vcpu_op(VCPUOP_stop_periodic_timer)", ret).map(|_| ())
 }
+
+/// `VCPUOP_get_runstate_info`: how long `vcpu` has spent running,
+/// runnable, blocked and offline (ns, indexed by `RUNSTATE_*`).
+pub fn vcpu_runstate_info(vcpu: u32) -> Result<abi::vcpu_runstate_info, XenError> {
+    let mut arg = abi::vcpu_runstate_info {
+        state: 0,
+        state_entry_time: 0,
+        time: [0; 4],
+    };
+    let ret = call3(
+        abi::__HYPERVISOR_vcpu_op,
+        abi::VCPUOP_get_runstate_info as u64,
+        vcpu as u64,
+        (&raw mut arg) as u64,
+    );
+    XenError::check("vcpu_op(VCPUOP_get_runstate_info)", ret)?;
+    Ok(arg)
+}

@@ -147,6 +147,13 @@ mod xen {
         }
     }
 
+    /// Nanoseconds vCPU 0 has spent running (on a physical CPU), from
+    /// `VCPUOP_get_runstate_info`: what `xl list` shows as CPU time.
+    pub fn cpu_time_ns() -> Result<u64, XenError> {
+        let info = hypercall::vcpu_runstate_info(0)?;
+        Ok(info.time[xen_abi::RUNSTATE_running as usize])
+    }
+
     /// Arms vCPU 0's one-shot timer: `VIRQ_TIMER` fires at system time
     /// `deadline_ns` (at once if already past).
     pub fn set_timer(deadline_ns: u64) -> Result<(), XenError> {
@@ -155,7 +162,7 @@ mod xen {
 }
 
 #[cfg(target_os = "none")]
-pub use xen::{monotonic_ns, pv_clock, set_timer, wall_clock};
+pub use xen::{cpu_time_ns, monotonic_ns, pv_clock, set_timer, wall_clock};
 
 #[cfg(test)]
 mod tests {
