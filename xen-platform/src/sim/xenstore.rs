@@ -697,7 +697,9 @@ impl SimRingServer {
                         .transaction_start()
                         .map(|tx| format!("{}\0", tx.0).into_bytes()),
                     Request::TransactionEnd(commit) => c.transaction_end(tx, commit).map(|()| ok()),
-                    Request::GetDomainPath(d) => Ok(format!("/local/domain/{d}\0").into_bytes()),
+                    Request::GetDomainPath(d) => {
+                        Ok(format!("/local/domain/{}\0", d.0).into_bytes())
+                    }
                 }
                 .map(|p| (t, p))
             }

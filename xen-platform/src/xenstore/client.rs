@@ -322,7 +322,11 @@ impl<R: RingHalf, W: Waiter> XenstoreOps for Client<R, W> {
         let domid = wire::parse_decimal(&domid)
             .and_then(|d| u16::try_from(d).ok())
             .ok_or(XsError::Malformed("domid key is not a domain id"))?;
-        let path = match self.call(Tx::NONE, &Request::GetDomainPath(domid), None)? {
+        let path = match self.call(
+            Tx::NONE,
+            &Request::GetDomainPath(crate::services::DomId(domid)),
+            None,
+        )? {
             Reply::Path(p) => p,
             _ => return Err(XsError::Malformed("unexpected reply kind")),
         };
@@ -453,6 +457,45 @@ mod tests {
         .unwrap();
         assert_eq!(attempts, 2);
         assert_eq!(c.read(Tx::NONE, "n").unwrap(), "20");
+    }
+
+    /// Several threads share one client: every reply reaches the thread
+    /// that asked, whoever pumped the rings, while watch events flow.
+    #[test]
+    fn threads_share_a_client() {
+        let (c, dom0) = setup();
+        let c = alloc::sync::Arc::new(c);
+        c.watch("w", "w").unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let key = alloc::format!("t{t}/k{i}");
+                        let value = alloc::format!("{t}-{i}");
+                        c.write(Tx::NONE, &key, &value).unwrap();
+                        assert_eq!(c.read(Tx::NONE, &key).unwrap(), value);
+                    }
+                })
+            })
+            .collect();
+        for i in 0..100 {
+            dom0.write(Tx::NONE, "/local/domain/7/w", &i.to_string())
+                .unwrap();
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        let mut n = 0;
+        while c
+            .next_watch_event("w", Some(c.waiter().now_ns() + 5_000_000))
+            .unwrap()
+            .is_some()
+        {
+            n += 1;
+        }
+        assert_eq!(n, 101);
+        assert_eq!(c.directory(Tx::NONE, "t3").unwrap().len(), 50);
     }
 
     fn broken_by(fault: Fault) -> XsError {

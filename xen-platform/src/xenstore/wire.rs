@@ -6,6 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::{Tx, XsError};
+use crate::services::DomId;
 use xen_abi as abi;
 
 /// Size of a message header (`struct xsd_sockmsg`).
@@ -88,7 +89,7 @@ pub enum Request<'a> {
     /// `XS_TRANSACTION_END T\0` (commit) or `F\0` (abort).
     TransactionEnd(bool),
     /// `XS_GET_DOMAIN_PATH domid\0`.
-    GetDomainPath(u16),
+    GetDomainPath(DomId),
 }
 
 impl Request<'_> {
@@ -192,7 +193,7 @@ pub fn encode_request(req_id: u32, tx: Tx, req: &Request<'_>) -> Result<Vec<u8>,
         Request::TransactionEnd(commit) => push_str(if commit { b"T" } else { b"F" }),
         Request::GetDomainPath(domid) => {
             let mut digits = [0u8; 5];
-            push_str(format_u32(u32::from(domid), &mut digits));
+            push_str(format_u32(u32::from(domid.0), &mut digits));
         }
     }
     if payload.len() > PAYLOAD_MAX {
@@ -439,7 +440,7 @@ pub fn decode_request<'a>(h: &Header, payload: &'a [u8]) -> Result<Request<'a>, 
             let domid = parse_decimal(next()?)
                 .and_then(|d| u16::try_from(d).ok())
                 .ok_or(XsError::Malformed("domid"))?;
-            Request::GetDomainPath(domid)
+            Request::GetDomainPath(DomId(domid))
         }
         _ => return Err(XsError::Malformed("unknown request type")),
     };
@@ -536,9 +537,13 @@ mod tests {
                 abi::XS_TRANSACTION_END,
                 b"F\0",
             ),
-            (Request::GetDomainPath(0), abi::XS_GET_DOMAIN_PATH, b"0\0"),
             (
-                Request::GetDomainPath(65535),
+                Request::GetDomainPath(DomId(0)),
+                abi::XS_GET_DOMAIN_PATH,
+                b"0\0",
+            ),
+            (
+                Request::GetDomainPath(DomId(65535)),
                 abi::XS_GET_DOMAIN_PATH,
                 b"65535\0",
             ),
@@ -625,7 +630,7 @@ mod tests {
         );
         assert_eq!(
             reply(
-                &Request::GetDomainPath(3),
+                &Request::GetDomainPath(DomId(3)),
                 abi::XS_GET_DOMAIN_PATH,
                 b"/local/domain/3\0"
             ),
@@ -711,7 +716,7 @@ mod tests {
         for bad in [&b"local/domain/1\0"[..], b"/local/domain/1", b"\0"] {
             assert!(
                 m(reply(
-                    &Request::GetDomainPath(1),
+                    &Request::GetDomainPath(DomId(1)),
                     abi::XS_GET_DOMAIN_PATH,
                     bad
                 )),
