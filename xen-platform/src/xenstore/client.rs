@@ -498,6 +498,62 @@ mod tests {
         assert_eq!(c.directory(Tx::NONE, "t3").unwrap().len(), 50);
     }
 
+    /// A peer that answers with random bytes: every call ends in an error
+    /// (never a panic, never a hang past the deadline).
+    #[test]
+    fn random_bytes_from_the_peer_give_errors() {
+        use crate::xenstore::ring::{write, ByteRing};
+        use alloc::sync::Arc;
+        use core::cell::Cell;
+
+        struct Garbage {
+            rsp: Arc<ByteRing>,
+            seed: Cell<u64>,
+            waits: Cell<u64>,
+        }
+        impl Waiter for Garbage {
+            fn wait(&self, _: &mut dyn FnMut() -> bool, deadline_ns: Option<u64>) -> bool {
+                let mut bytes = [0u8; 48];
+                for b in bytes.iter_mut() {
+                    // xorshift64
+                    let mut x = self.seed.get();
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    self.seed.set(x);
+                    *b = x as u8;
+                }
+                // Sometimes a plausible header: small type and length.
+                if self.seed.get() % 3 == 0 {
+                    bytes[1..4].fill(0);
+                    bytes[13..16].fill(0);
+                }
+                let _ = write(&*self.rsp, &bytes);
+                self.waits.set(self.waits.get() + 1);
+                deadline_ns.is_none_or(|d| self.waits.get() < d)
+            }
+            fn notify_peer(&self) -> Result<(), XenError> {
+                Ok(())
+            }
+        }
+        for seed in 1..200u64 {
+            let req = Arc::new(ByteRing::new(0));
+            let rsp = Arc::new(ByteRing::new(seed as u32));
+            let c = Client::new(
+                req,
+                rsp.clone(),
+                Garbage {
+                    rsp,
+                    seed: Cell::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                    waits: Cell::new(0),
+                },
+            );
+            for _ in 0..3 {
+                assert!(c.call(Tx::NONE, &Request::Read("k"), Some(100)).is_err());
+            }
+        }
+    }
+
     fn broken_by(fault: Fault) -> XsError {
         let (c, _) = setup();
         c.read(Tx::NONE, "domid").unwrap();
