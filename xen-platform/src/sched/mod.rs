@@ -49,8 +49,8 @@ pub use irqlock::{without_interrupts, IrqLock, IrqLockGuard};
 pub(crate) use run::init;
 #[cfg(target_os = "none")]
 pub use run::{
-    current, exit, get_tls, set_tls, sleep_ns, sleep_until, spawn, spawn_with_stack, yield_now,
-    Current, JoinHandle, ThreadId, WaitQueue, MAX_THREADS, STACK_SIZE,
+    current, exit, get_tls, set_tls, sleep_ns, sleep_until, spawn, spawn_with_stack, stats,
+    yield_now, Current, JoinHandle, Stats, ThreadId, WaitQueue, MAX_THREADS, STACK_SIZE,
 };
 
 use core::fmt;

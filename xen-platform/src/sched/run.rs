@@ -43,6 +43,10 @@ struct Cpu {
     timer_armed: AtomicU64,
     /// The timer fired since the timer queue was last checked.
     timer_fired: AtomicBool,
+    /// Counters for [`stats`].
+    switches: AtomicU64,
+    halts: AtomicU64,
+    timer_events: AtomicU64,
 }
 
 static CPU0: Cpu = Cpu {
@@ -50,7 +54,32 @@ static CPU0: Cpu = Cpu {
     tls: [const { AtomicUsize::new(0) }; TLS_SLOTS],
     timer_armed: AtomicU64::new(NO_TIMER),
     timer_fired: AtomicBool::new(false),
+    switches: AtomicU64::new(0),
+    halts: AtomicU64::new(0),
+    timer_events: AtomicU64::new(0),
 };
+
+/// Scheduler counters of vCPU 0 since boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Context switches.
+    pub switches: u64,
+    /// Times the idle loop blocked the vCPU (`sti; hlt`).
+    pub halts: u64,
+    /// One-shot timer events (VIRQ_TIMER).
+    pub timer_events: u64,
+}
+
+/// The scheduler's counters: an idle guest shows few halts per second (one
+/// per timer or event), a spinning one would show many.
+pub fn stats() -> Stats {
+    let cpu = this_cpu();
+    Stats {
+        switches: cpu.switches.load(Ordering::Relaxed),
+        halts: cpu.halts.load(Ordering::Relaxed),
+        timer_events: cpu.timer_events.load(Ordering::Relaxed),
+    }
+}
 
 fn this_cpu() -> &'static Cpu {
     &CPU0
@@ -65,6 +94,7 @@ fn timer_event(_port: Port) {
     let cpu = this_cpu();
     cpu.timer_armed.store(NO_TIMER, Ordering::Relaxed);
     cpu.timer_fired.store(true, Ordering::Relaxed);
+    cpu.timer_events.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Binds VIRQ_TIMER, stops the periodic timer and enables event delivery.
@@ -119,6 +149,7 @@ fn reschedule() {
                 cpu.tls[i].store(s.core.thread(next).tls[i], Ordering::Relaxed);
             }
             cpu.current.store(next, Ordering::Relaxed);
+            cpu.switches.fetch_add(1, Ordering::Relaxed);
             let save: *mut u64 = &mut s.rsp[cur];
             let next_rsp = s.rsp[next];
             drop(s);
@@ -133,6 +164,7 @@ fn reschedule() {
             return;
         }
         drop(s);
+        cpu.halts.fetch_add(1, Ordering::Relaxed);
         // Checked above with interrupts off; an event since then makes the
         // `hlt` return at once.
         irq::enable_and_halt_then_disable();
