@@ -65,6 +65,7 @@ pub(crate) fn start(early: EarlyBoot) -> ! {
     if let Err(e) = crate::evtchn::init().and_then(|()| crate::sched::init()) {
         fatal_early(format_args!("event channels and timers: {e}"));
     }
+    crate::lifecycle::start();
     let boot = BootInfo::new(early.cmdline, early.memory_map, xen_version);
     // SAFETY: `__rumpx_guest_main` is defined by the guest's `entry!`, with
     // exactly this signature (a safe Rust function).

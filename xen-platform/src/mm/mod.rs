@@ -176,6 +176,21 @@ mod machine {
             self.paddr as *mut u8
         }
 
+        /// The memory as bytes (`count * 4096`). A peer the frames are
+        /// granted to may change them at any time: treat what is read as
+        /// untrusted.
+        pub fn as_mut_slice(&mut self) -> &mut [u8] {
+            // SAFETY: the frames are allocated to this `Frames` alone,
+            // identity-mapped and `count * 4096` bytes long; `&mut self`
+            // makes the slice the only Rust view while it lives.
+            unsafe {
+                core::slice::from_raw_parts_mut(
+                    self.paddr as *mut u8,
+                    self.count * FRAME_SIZE as usize,
+                )
+            }
+        }
+
         /// Keeps the frames allocated forever; returns their address.
         pub fn leak(self) -> u64 {
             let p = self.paddr;
