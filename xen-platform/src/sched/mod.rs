@@ -50,7 +50,7 @@ pub(crate) use run::init;
 #[cfg(target_os = "none")]
 pub use run::{
     current, exit, get_tls, set_tls, sleep_ns, sleep_until, spawn, spawn_with_stack, stats,
-    yield_now, Current, JoinHandle, Stats, ThreadId, WaitQueue, MAX_THREADS, STACK_SIZE,
+    yield_now, Current, Event, JoinHandle, Stats, ThreadId, WaitQueue, MAX_THREADS, STACK_SIZE,
 };
 
 use core::fmt;

@@ -457,3 +457,40 @@ impl WaitQueue {
         s.core.wake_all(list)
     }
 }
+
+/// A one-consumer signal that remembers a wake-up given before the wait
+/// (auto-reset): [`Event::signal`] from a thread or an event handler,
+/// [`Event::wait`] in the thread that consumes it.
+pub struct Event {
+    set: AtomicBool,
+    queue: WaitQueue,
+}
+
+impl Default for Event {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Event {
+    /// An unsignalled event.
+    pub const fn new() -> Event {
+        Event {
+            set: AtomicBool::new(false),
+            queue: WaitQueue::new(),
+        }
+    }
+
+    /// Sets the event and wakes one waiter (never blocks; handler-safe).
+    pub fn signal(&self) {
+        self.set.store(true, Ordering::Release);
+        self.queue.wake_one();
+    }
+
+    /// Waits until the event is set, then clears it: `Woken` (at once if it
+    /// was already set) or `TimedOut` once `deadline_ns` passed unset.
+    pub fn wait(&self, deadline_ns: Option<u64>) -> WaitResult {
+        self.queue
+            .wait_for(|| self.set.swap(false, Ordering::AcqRel), deadline_ns)
+    }
+}
