@@ -1,0 +1,263 @@
+//! Cases of the platform services, with the platform-check guest: xenstore
+//! (identity, watches), PV clock and timers, lifecycle, threads, grants.
+
+use super::*;
+
+fn check(f: &Fixture, name: &str, check: &str, timeout_s: u64) -> GuestSpec {
+    GuestSpec::new(name, &f.platform_check)
+        .extra(format!("check={check}"))
+        .timeout(Duration::from_secs(timeout_s))
+}
+
+/// The value after `prefix` on the first console line starting with it.
+fn value_after<'a>(outcome: &'a GuestOutcome, prefix: &str) -> Option<&'a str> {
+    outcome
+        .console
+        .iter()
+        .find_map(|l| l.text.strip_prefix(prefix))
+        .map(str::trim)
+}
+
+fn expect_done(outcome: &GuestOutcome, check: &str) -> Verdict {
+    expect(
+        outcome.find_line(&format!("check {check}: done")).is_some(),
+        &format!("the {check} check did not finish"),
+        outcome,
+    )?;
+    expect_reason(outcome, ShutdownReason::Poweroff)
+}
+
+pub(crate) fn guest_reads_its_domid_and_name_from_xenstore(f: &Fixture) -> Verdict {
+    let outcome = run(f, &check(f, "identity-guest", "identity", 60))?;
+    expect_done(&outcome, "identity")?;
+    // xl prints the domid it created: "Waiting for domain NAME (domid N) to die".
+    let xl_domid = outcome
+        .xl_log
+        .split("(domid ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .unwrap_or("?");
+    expect(
+        value_after(&outcome, "domid:") == Some(xl_domid),
+        &format!("the guest's domid is not xl's ({xl_domid})"),
+        &outcome,
+    )?;
+    expect(
+        value_after(&outcome, "name:") == Some("identity-guest"),
+        "the guest's name is not its xl name",
+        &outcome,
+    )?;
+    expect(
+        value_after(&outcome, "home:") == Some(&format!("/local/domain/{xl_domid}")),
+        "the guest's home path is not /local/domain/<domid>",
+        &outcome,
+    )
+}
+
+pub(crate) fn guest_thread_sees_every_one_of_1000_dom0_writes(f: &Fixture) -> Verdict {
+    let spec = check(f, "watcher", "watch", 240);
+    let script = format!(
+        "{}base=/local/domain/$dom/data\n\
+         for i in $(seq 600); do xenstore-read $base/rumpx-ready >/dev/null 2>&1 && break; sleep 0.1; done\n\
+         for batch in 0 1 2 3 4 5 6 7 8 9; do\n\
+           args=()\n\
+           for i in $(seq $((batch * 100 + 1)) $((batch * 100 + 100))); do args+=(\"$base/rumpx/k$i\" \"v$i\"); done\n\
+           xenstore-write \"${{args[@]}}\" || exit 1\n\
+           want=$((batch * 100 + 100))\n\
+           for i in $(seq 1200); do seen=$(xenstore-read $base/rumpx-seen 2>/dev/null || echo 0); [ \"$seen\" -ge $want ] && break; sleep 0.1; done\n\
+           [ \"$seen\" -ge $want ] || {{ echo \"guest saw only $seen of $want\"; exit 1; }}\n\
+         done\n\
+         echo wrote 1000\n",
+        wait_for_domain("watcher")
+    );
+    let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+    if dom0.status != 0 {
+        return Err(format!(
+            "dom0 script failed: {}{}",
+            dom0.stdout, dom0.stderr
+        ));
+    }
+    expect_done(&outcome, "watch")?;
+    expect(
+        outcome
+            .find_line("watch: 1000 writes seen, 0 duplicates, 0 wrong values")
+            .is_some(),
+        "the watcher's summary is not 1000 writes, no duplicates, no wrong values",
+        &outcome,
+    )?;
+    let mut seen = vec![0u32; 1001];
+    for line in &outcome.console {
+        if let Some(i) = line
+            .text
+            .strip_prefix("watch: k")
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&i| i <= 1000)
+        {
+            seen[i] += 1;
+        }
+    }
+    let missing = (1..=1000).filter(|&i| seen[i] != 1).count();
+    expect(
+        missing == 0,
+        &format!("{missing} writes not printed exactly once"),
+        &outcome,
+    )
+}
+
+pub(crate) fn sleeps_are_accurate_and_idle_uses_no_cpu(f: &Fixture) -> Verdict {
+    let spec = check(f, "sleeper", "sleep", 90);
+    // Sample the domain's CPU time (xl list, 0.1 s resolution) across 3 s of
+    // its sleeping: from 1 s to 4 s after it appears.
+    let script = format!(
+        "{}sleep 1\n\
+         t0=$(xl list sleeper | awk 'NR == 2 {{ print $6 }}')\n\
+         sleep 3\n\
+         t1=$(xl list sleeper | awk 'NR == 2 {{ print $6 }}')\n\
+         echo \"cpu $t0 $t1\"\n",
+        wait_for_domain("sleeper")
+    );
+    let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+    expect_done(&outcome, "sleep")?;
+    let intervals: Vec<u64> = outcome
+        .console
+        .iter()
+        .filter(|l| l.text.starts_with("sleep ") && l.text.ends_with(" us"))
+        .filter_map(|l| l.text.split(": ").nth(1)?.strip_suffix(" us")?.parse().ok())
+        .collect();
+    expect(
+        intervals.len() == 20,
+        &format!("{} intervals, not 20", intervals.len()),
+        &outcome,
+    )?;
+    let worst = intervals
+        .iter()
+        .map(|us| us.abs_diff(100_000))
+        .max()
+        .unwrap_or(0);
+    println!("figure: 20 sleeps of 100 ms: worst deviation {worst} us");
+    expect(
+        worst <= 5_000,
+        &format!("a 100 ms sleep was off by {worst} us"),
+        &outcome,
+    )?;
+    let cpu: Vec<f64> = dom0
+        .stdout
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let [t0, t1] = cpu[..] else {
+        return Err(format!(
+            "dom0 could not sample xl list: {}{}",
+            dom0.stdout, dom0.stderr
+        ));
+    };
+    println!(
+        "figure: CPU time while sleeping 3 s (xl list): {:.1} s",
+        t1 - t0
+    );
+    expect(
+        t1 - t0 <= 0.3,
+        "the sleeping guest used CPU time (xl list)",
+        &outcome,
+    )?;
+    if let Some(own) = value_after(&outcome, "sleep: cpu time") {
+        println!("figure: the guest's own CPU time over its sleeps: {own}");
+    }
+    Ok(())
+}
+
+pub(crate) fn xl_shutdown_and_reboot_end_the_guest_cleanly(f: &Fixture) -> Verdict {
+    for (command, reason, word) in [
+        ("shutdown", ShutdownReason::Poweroff, "Poweroff"),
+        ("reboot", ShutdownReason::Reboot, "Reboot"),
+    ] {
+        let name = format!("lifecycle-{command}");
+        let spec = check(f, &name, "lifecycle", 90);
+        // Ask once the guest's lifecycle thread watches control/shutdown
+        // (it advertises feature-poweroff first).
+        let script = format!(
+            "{}for i in $(seq 600); do xenstore-read /local/domain/$dom/control/feature-poweroff >/dev/null 2>&1 && break; sleep 0.1; done\n\
+             sleep 0.5\n\
+             xl {command} {name}\n",
+            wait_for_domain(&name)
+        );
+        let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+        if dom0.status != 0 {
+            return Err(format!(
+                "xl {command} failed: {}{}",
+                dom0.stdout, dom0.stderr
+            ));
+        }
+        expect(
+            outcome
+                .find_line(&format!("platform-check: goodbye ({word})"))
+                .is_some(),
+            &format!("no goodbye line after xl {command}"),
+            &outcome,
+        )?;
+        expect_reason(&outcome, reason)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn threads_ping_pong_100000_times(f: &Fixture) -> Verdict {
+    let outcome = run(f, &check(f, "pingpong", "pingpong", 180))?;
+    expect_done(&outcome, "pingpong")?;
+    let line = value_after(&outcome, "pingpong:").unwrap_or_default();
+    println!("figure: ping-pong: {line}");
+    expect(
+        line.starts_with("100000 round trips"),
+        "no 100000 round trips",
+        &outcome,
+    )
+}
+
+pub(crate) fn dom0_maps_a_granted_page_until_access_ends(f: &Fixture) -> Verdict {
+    let spec = check(f, "granter", "grant", 90);
+    let peek = f.grant_peek.display();
+    let script = format!(
+        "{}base=/local/domain/$dom/data\n\
+         for i in $(seq 600); do gref=$(xenstore-read $base/rumpx-gref 2>/dev/null) && break; sleep 0.1; done\n\
+         {peek} $dom $gref; echo \"first status $?\"\n\
+         xenstore-write $base/rumpx-mapped 1\n\
+         for i in $(seq 600); do xenstore-read $base/rumpx-ended >/dev/null 2>&1 && break; sleep 0.1; done\n\
+         {peek} $dom $gref; echo \"second status $?\"\n\
+         xenstore-write $base/rumpx-retried 1\n",
+        wait_for_domain("granter")
+    );
+    let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+    expect_done(&outcome, "grant")?;
+    let granted = value_after(&outcome, "grant: gref").unwrap_or_default();
+    // "<gref> fnv1a64 <hash> live 1"
+    let words: Vec<&str> = granted.split_whitespace().collect();
+    let (gref, hash) = match words[..] {
+        [gref, "fnv1a64", hash, "live", "1"] => (gref, hash),
+        _ => return expect(false, "no grant line with one live grant", &outcome),
+    };
+    let first = dom0
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("mapped domain "))
+        .unwrap_or_default();
+    if !first.contains(&format!("gref {gref}: fnv1a64 {hash}"))
+        || !dom0.stdout.contains("first status 0")
+    {
+        return Err(format!(
+            "dom0 did not read the guest's pattern: {}{}",
+            dom0.stdout, dom0.stderr
+        ));
+    }
+    if !dom0.stdout.contains("second status 2") || !dom0.stdout.contains("cannot map") {
+        return Err(format!(
+            "dom0 could still map the grant after access ended: {}",
+            dom0.stdout
+        ));
+    }
+    expect(
+        outcome.find_line("grant: ended, live 0").is_some(),
+        "the live grant count did not return to zero",
+        &outcome,
+    )
+}
