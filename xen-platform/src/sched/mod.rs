@@ -31,6 +31,14 @@
 //! or, without a handler, `evtchn::bind_wait_queue(port, &RX)` and
 //! `RX.wait_for(|| evtchn::take_pending(port), deadline)`.
 //!
+//! A wake with nobody waiting is not remembered by a `WaitQueue` (the
+//! condition is); [`Event`] is the auto-reset signal that is: `signal()`
+//! (handler-safe) before `wait(deadline)` makes the wait return at once.
+//!
+//! Per-thread slots: [`get_tls`]/[`set_tls`] with index < [`TLS_SLOTS`]
+//! (plain loads and stores of a per-vCPU copy, swapped on context switch).
+//! [`stats`] counts switches, idle halts and timer events.
+//!
 //! The layout leaves room for more vCPUs: per-vCPU state is one struct
 //! (`Cpu`), shared state sits behind [`IrqLock`]s.
 
