@@ -1,7 +1,8 @@
 //! Tier 3: guests on real Xen. Boots the embedded test host (Xen 4.17 and a
 //! Linux dom0 under QEMU) once, then runs every case against it with
 //! `xl create`, prints a table and the figures seen, and ends with the line
-//! "N passed, N failed". Set RUMPX_SKIP_XEN=1 to skip (the line says so).
+//! "N passed, N failed". Set RUMPX_SKIP_XEN=1 to skip (the line says so),
+//! RUMPX_XEN_CASES=word to run only the cases whose names contain the word.
 
 #[path = "xen/boot.rs"]
 mod boot;
@@ -101,8 +102,14 @@ fn main() -> ExitCode {
             dom0_maps_a_granted_page_until_access_ends,
         ),
     ];
+    // RUMPX_XEN_CASES=word runs only the cases whose names contain it.
+    let only = std::env::var("RUMPX_XEN_CASES").unwrap_or_default();
+    let cases: Vec<&Case> = cases
+        .iter()
+        .filter(|(name, _)| name.contains(&only))
+        .collect();
     let mut failed = 0;
-    for (name, case) in cases {
+    for (name, case) in &cases {
         let started = Instant::now();
         let verdict = case(&fixture);
         let took = started.elapsed().as_secs_f64();

@@ -123,8 +123,9 @@ pub(crate) fn one_host_runs_guests_side_by_side(f: &Fixture) -> Verdict {
     let outcomes: Vec<Result<GuestOutcome, String>> = std::thread::scope(|s| {
         let runs: Vec<_> = (1..=3)
             .map(|i| {
-                let spec =
-                    GuestSpec::new(format!("hello-{i}"), &f.hello).extra(format!("instance={i}"));
+                let spec = GuestSpec::new(format!("hello-{i}"), &f.hello)
+                    .extra(format!("instance={i}"))
+                    .timeout(Duration::from_secs(120));
                 s.spawn(move || run(f, &spec))
             })
             .collect();

@@ -64,20 +64,20 @@ pub(crate) fn guest_thread_sees_every_one_of_1000_dom0_writes(f: &Fixture) -> Ve
            for i in $(seq $((batch * 100 + 1)) $((batch * 100 + 100))); do args+=(\"$base/rumpx/k$i\" \"v$i\"); done\n\
            xenstore-write \"${{args[@]}}\" || exit 1\n\
            want=$((batch * 100 + 100))\n\
-           for i in $(seq 1200); do seen=$(xenstore-read $base/rumpx-seen 2>/dev/null || echo 0); [ \"$seen\" -ge $want ] && break; sleep 0.1; done\n\
-           [ \"$seen\" -ge $want ] || {{ echo \"guest saw only $seen of $want\"; exit 1; }}\n\
+           for i in $(seq 1200); do seen=$(xenstore-read $base/rumpx-seen 2>/dev/null || echo 0); [ \"$seen\" -ge $want ] && break; xl domid watcher >/dev/null 2>&1 || {{ echo 'the guest is gone'; exit 1; }}; sleep 0.1; done\n\
+           [ \"$seen\" -ge $want ] || {{ echo \"guest saw only $seen of $want\"; xenstore-ls -f /local/domain/$dom | grep -v rumpx/k; exit 1; }}\n\
          done\n\
          echo wrote 1000\n",
         wait_for_domain("watcher")
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+    expect_done(&outcome, "watch")?;
     if dom0.status != 0 {
         return Err(format!(
             "dom0 script failed: {}{}",
             dom0.stdout, dom0.stderr
         ));
     }
-    expect_done(&outcome, "watch")?;
     expect(
         outcome
             .find_line("watch: 1000 writes seen, 0 duplicates, 0 wrong values")

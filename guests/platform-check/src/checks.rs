@@ -113,6 +113,8 @@ fn count_writes(writes: usize) -> Result {
         println!("watch: k{index} = {value}");
         if distinct % 100 == 0 {
             write("data/rumpx-seen", &distinct.to_string())?;
+            let back = read("data/rumpx-seen")?;
+            println!("watch: told dom0 {distinct} (reads back {back})");
         }
     }
     println!("watch: {distinct} writes seen, {duplicates} duplicates, {wrong} wrong values");

@@ -100,7 +100,7 @@ pub fn arguments(boot: &BootFiles, share: &Path, machine: &MachineSpec) -> Vec<S
         "-machine",
         "pc",
         "-cpu",
-        "max,-smap",
+        "max,-smap,-xsave",
         "-nographic",
         "-no-reboot",
         "-nic",
@@ -166,7 +166,7 @@ mod tests {
             "/c/vmlinuz console=hvc0 loglevel=4 rdinit=/init,/c/dom0.cpio.gz"
         );
         assert!(after("-append").contains("dom0_mem=1024M,max:1024M"));
-        assert_eq!(after("-cpu"), "max,-smap");
+        assert_eq!(after("-cpu"), "max,-smap,-xsave");
         assert_eq!(after("-nic"), "none");
         assert!(after("-virtfs").contains("path=/tmp/s,mount_tag=share"));
     }
