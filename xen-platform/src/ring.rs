@@ -1,7 +1,8 @@
-//! Index arithmetic of the PV console's output ring (`io/console.h`,
-//! `struct xencons_interface`): free-running 32-bit `out_cons`/`out_prod`
-//! indices masked with the (power-of-two) ring size. Pure logic, tested on
-//! the host; the shared-memory side lives in `console`.
+//! Index arithmetic of Xen's byte rings: free-running 32-bit consumer and
+//! producer indices masked with the (power-of-two) ring size, as the PV
+//! console's output ring (`io/console.h`, `struct xencons_interface`) and
+//! the xenstore rings (`io/xs_wire.h`) use them. Pure logic, tested on the
+//! host; the shared-memory sides live in `console` and `xenstore::ring`.
 
 use crate::error::XenError;
 
@@ -29,7 +30,7 @@ pub fn used(cons: u32, prod: u32, size: usize) -> Result<usize, XenError> {
     let used = prod.wrapping_sub(cons) as usize;
     if used > size {
         Err(XenError::PeerMisbehaved(
-            "console ring: out_prod - out_cons exceeds ring size",
+            "ring indices: prod - cons exceeds ring size",
         ))
     } else {
         Ok(used)

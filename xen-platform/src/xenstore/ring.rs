@@ -20,20 +20,14 @@ const _: () = assert!(RING_SIZE.is_power_of_two());
 
 /// Position of free-running index `idx` in the ring (`MASK_XENSTORE_IDX`).
 pub const fn mask(idx: u32) -> usize {
-    (idx as usize) & (RING_SIZE - 1)
+    crate::ring::mask(idx, RING_SIZE)
 }
 
 /// Bytes produced and not yet consumed. Indices claiming more than the ring
 /// holds mean the peer misbehaved.
 pub fn used(cons: u32, prod: u32) -> Result<usize, XsError> {
-    let used = prod.wrapping_sub(cons) as usize;
-    if used > RING_SIZE {
-        Err(XsError::Malformed(
-            "ring indices: prod - cons exceeds ring size",
-        ))
-    } else {
-        Ok(used)
-    }
+    crate::ring::used(cons, prod, RING_SIZE)
+        .map_err(|_| XsError::Malformed("ring indices: prod - cons exceeds ring size"))
 }
 
 /// One direction of the shared page: a ring of [`RING_SIZE`] bytes with
