@@ -18,6 +18,17 @@ fn value_after<'a>(outcome: &'a GuestOutcome, prefix: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
+fn expect_dom0_ok(dom0: &CommandOutput, what: &str) -> Verdict {
+    if dom0.status == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed in dom0: {}{}",
+            dom0.stdout, dom0.stderr
+        ))
+    }
+}
+
 fn expect_done(outcome: &GuestOutcome, check: &str) -> Verdict {
     expect(
         outcome.find_line(&format!("check {check}: done")).is_some(),
@@ -72,12 +83,7 @@ pub(crate) fn guest_thread_sees_every_one_of_1000_dom0_writes(f: &Fixture) -> Ve
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
     expect_done(&outcome, "watch")?;
-    if dom0.status != 0 {
-        return Err(format!(
-            "dom0 script failed: {}{}",
-            dom0.stdout, dom0.stderr
-        ));
-    }
+    expect_dom0_ok(&dom0, "the dom0 writer")?;
     expect(
         outcome
             .find_line("watch: 1000 writes seen, 0 duplicates, 0 wrong values")
@@ -184,12 +190,7 @@ pub(crate) fn xl_shutdown_and_reboot_end_the_guest_cleanly(f: &Fixture) -> Verdi
             wait_for_domain(&name)
         );
         let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
-        if dom0.status != 0 {
-            return Err(format!(
-                "xl {command} failed: {}{}",
-                dom0.stdout, dom0.stderr
-            ));
-        }
+        expect_dom0_ok(&dom0, &format!("xl {command}"))?;
         expect(
             outcome
                 .find_line(&format!("platform-check: goodbye ({word})"))
