@@ -9,7 +9,7 @@ use crate::hypercall;
 use crate::sched::{without_interrupts, IrqLock, WaitQueue};
 use crate::services::{DomId, EventChannels, Port};
 use crate::shared_info::shared_info_ptr;
-use core::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 
 /// What an event on a port does.
 #[derive(Clone, Copy)]
@@ -81,8 +81,46 @@ pub(crate) fn init() -> Result<(), XenError> {
     hypercall::hvm_set_param(xen_abi::HVM_PARAM_CALLBACK_IRQ, via)
 }
 
+/// Upcalls in progress on vCPU 0 (1 while the scan runs; 2 while a nested
+/// entry runs on top of it).
+static UPCALL_DEPTH: AtomicUsize = AtomicUsize::new(0);
+/// Set by a nested upcall: the running scan must look again before it
+/// returns.
+static RESCAN: AtomicBool = AtomicBool::new(false);
+/// Upcalls that arrived while another was running on the same vCPU.
+static NESTED_UPCALLS: AtomicU64 = AtomicU64::new(0);
+
+/// How many upcalls arrived while another was still running (and were
+/// folded into it). The upcall runs with interrupts off, so this counts
+/// deliveries that hardware or the hypervisor made anyway.
+pub fn nested_upcalls() -> u64 {
+    NESTED_UPCALLS.load(Ordering::Relaxed)
+}
+
 /// The upcall, called by the vector stub with interrupts off.
+///
+/// It must be re-entrant: although the gate clears RFLAGS.IF, the vector
+/// has been seen delivered again on top of a running upcall (with IF clear
+/// in the interrupted frame). A nested entry must not take the scanner
+/// lock, which the upcall it interrupted holds on this very vCPU (it would
+/// spin for ever): like Linux (`xed_nesting_count`) and Mini-OS
+/// (`in_callback`), it only tells the running scan to look again, and
+/// returns. Nothing is lost: the pending bits stay set in shared info, and
+/// a nested entry that comes after the scan's last look leaves
+/// `evtchn_upcall_pending` set, so Xen raises the vector again once the
+/// outer upcall's `iretq` re-enables interrupts.
 pub(crate) extern "C" fn rumpx_evtchn_upcall() {
+    if UPCALL_DEPTH.fetch_add(1, Ordering::SeqCst) != 0 {
+        NESTED_UPCALLS.fetch_add(1, Ordering::Relaxed);
+        RESCAN.store(true, Ordering::SeqCst);
+        UPCALL_DEPTH.fetch_sub(1, Ordering::SeqCst);
+        return;
+    }
+    scan_and_dispatch();
+    UPCALL_DEPTH.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn scan_and_dispatch() {
     let Some(sh) = shared() else {
         return;
     };
@@ -99,7 +137,10 @@ pub(crate) extern "C" fn rumpx_evtchn_upcall() {
                 dispatch(Port(port as u32), w, bit);
             }
         }
-        if sh.upcall_pending.load(Ordering::SeqCst) == 0 {
+        // A nested upcall (see `rumpx_evtchn_upcall`) left its events to
+        // this scan.
+        let nested = RESCAN.swap(false, Ordering::SeqCst);
+        if sh.upcall_pending.load(Ordering::SeqCst) == 0 && !nested {
             break;
         }
     }
