@@ -164,6 +164,13 @@ fn reschedule() {
             return;
         }
         drop(s);
+        // Events Xen flagged but whose upcall has not run (a delivery the
+        // (nested) hypervisor dropped): handle them here instead of
+        // halting on them, since Xen raises no new upcall for ports whose
+        // pending or selector bits are already set.
+        if evtchn::poll_undelivered() {
+            continue;
+        }
         cpu.halts.fetch_add(1, Ordering::Relaxed);
         // Checked above with interrupts off; an event since then makes the
         // `hlt` return at once.
