@@ -6,7 +6,7 @@ use alloc::vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use xen_platform::services::{DomId, GrantTable};
 use xen_platform::xenstore::{Tx, XenstoreOps};
-use xen_platform::{println, sched, time};
+use xen_platform::{evtchn, println, sched, time};
 
 type Result = core::result::Result<(), String>;
 
@@ -118,6 +118,11 @@ fn count_writes(writes: usize) -> Result {
         }
     }
     println!("watch: {distinct} writes seen, {duplicates} duplicates, {wrong} wrong values");
+    println!(
+        "watch: upcalls nested {}, undelivered events found by the idle loop {}",
+        evtchn::nested_upcalls(),
+        evtchn::undelivered_polls()
+    );
     Ok(())
 }
 
