@@ -74,6 +74,9 @@ pub(crate) fn guest_thread_sees_every_one_of_1000_dom0_writes(f: &Fixture) -> Ve
            args=()\n\
            for i in $(seq $((batch * 100 + 1)) $((batch * 100 + 100))); do args+=(\"$base/rumpx/k$i\" \"v$i\"); done\n\
            xenstore-write \"${{args[@]}}\" || exit 1\n\
+           # After the last batch the guest reports and powers off at once: its\n\
+           # console's summary is the proof, so dom0 does not wait for it.\n\
+           [ $batch -eq 9 ] && break\n\
            want=$((batch * 100 + 100))\n\
            for i in $(seq 1200); do seen=$(xenstore-read $base/rumpx-seen 2>/dev/null || echo 0); [ \"$seen\" -ge $want ] && break; xl domid watcher >/dev/null 2>&1 || {{ echo 'the guest is gone'; exit 1; }}; sleep 0.1; done\n\
            [ \"$seen\" -ge $want ] || {{ echo \"guest saw only $seen of $want\"; xenstore-ls -f /local/domain/$dom | grep -v rumpx/k; exit 1; }}\n\
