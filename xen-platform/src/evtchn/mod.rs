@@ -46,8 +46,7 @@ mod xen;
 #[cfg(target_os = "none")]
 pub use xen::{
     alloc_unbound, bind_handler, bind_interdomain, bind_virq, bind_wait_queue, close, is_pending,
-    mask, nested_upcalls, send, take_pending, unbind, undelivered_polls, unmask, XenEventChannels,
-    EVENTS,
+    mask, nested_upcalls, send, take_pending, unbind, unmask, XenEventChannels, EVENTS,
 };
 #[cfg(target_os = "none")]
-pub(crate) use xen::{init, poll_undelivered, rumpx_evtchn_upcall};
+pub(crate) use xen::{init, rumpx_evtchn_upcall};

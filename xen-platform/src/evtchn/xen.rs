@@ -120,31 +120,6 @@ pub(crate) extern "C" fn rumpx_evtchn_upcall() {
     UPCALL_DEPTH.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// Runs the upcall's scan from the idle loop (interrupts off) if
-/// `evtchn_upcall_pending` or `evtchn_pending_sel` shows events whose
-/// upcall never ran; returns whether it did. Normally both are clear by the
-/// time a thread idles, and this is two loads.
-pub(crate) fn poll_undelivered() -> bool {
-    let Some(sh) = shared() else {
-        return false;
-    };
-    if sh.upcall_pending.load(Ordering::SeqCst) == 0 && sh.pending_sel.load(Ordering::SeqCst) == 0 {
-        return false;
-    }
-    UNDELIVERED_POLLS.fetch_add(1, Ordering::Relaxed);
-    rumpx_evtchn_upcall();
-    true
-}
-
-/// Times the idle loop found events flagged without an upcall.
-static UNDELIVERED_POLLS: AtomicU64 = AtomicU64::new(0);
-
-/// How many times the idle loop found events flagged but not delivered and
-/// ran the upcall itself (see `poll_undelivered`).
-pub fn undelivered_polls() -> u64 {
-    UNDELIVERED_POLLS.load(Ordering::Relaxed)
-}
-
 fn scan_and_dispatch() {
     let Some(sh) = shared() else {
         return;
