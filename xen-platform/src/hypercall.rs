@@ -15,14 +15,7 @@ const ENOSYS: i64 = abi::XEN_ENOSYS as i64;
 /// live, correctly typed argument structures owned by the wrapper; fails
 /// with ENOSYS before the hypercall page is installed.
 fn call(nr: u32, a1: u64, a2: u64) -> i64 {
-    if !ready() {
-        return -ENOSYS;
-    }
-    // SAFETY: the page is installed (checked); every wrapper in this module
-    // passes either scalars or pointers to argument structures that live on
-    // its stack for the duration of the call, for operations that do not
-    // remap memory Rust references.
-    unsafe { hypercall5(nr, a1, a2, 0, 0, 0) }
+    call3(nr, a1, a2, 0)
 }
 
 /// `XENVER_version`: the Xen version.
@@ -139,13 +132,23 @@ pub fn current_reservation() -> Result<u64, XenError> {
 
 /// `EVTCHNOP_send`: notifies the other end of event channel `port`.
 pub fn evtchn_send(port: u32) -> Result<(), XenError> {
-    let arg = abi::evtchn_send { port: port as _ };
+    let mut arg = abi::evtchn_send { port: port as _ };
+    evtchn_op(
+        abi::EVTCHNOP_send,
+        "event_channel_op(EVTCHNOP_send)",
+        &mut arg,
+    )
+}
+
+/// `event_channel_op(cmd, arg)`: `arg` is the command's argument structure,
+/// which Xen may fill in (the new port of a bind).
+fn evtchn_op<T>(cmd: u32, op: &'static str, arg: &mut T) -> Result<(), XenError> {
     let ret = call(
         abi::__HYPERVISOR_event_channel_op,
-        abi::EVTCHNOP_send as u64,
-        (&raw const arg) as u64,
+        cmd as u64,
+        (arg as *mut T) as u64,
     );
-    XenError::check("event_channel_op(EVTCHNOP_send)", ret).map(|_| ())
+    XenError::check(op, ret).map(|_| ())
 }
 
 /// Like `call`, with a third argument (`vcpu_op` takes cmd, vcpu, arg).
@@ -153,8 +156,10 @@ fn call3(nr: u32, a1: u64, a2: u64, a3: u64) -> i64 {
     if !ready() {
         return -ENOSYS;
     }
-    // SAFETY: as in `call`: the page is installed and the wrappers pass
-    // scalars or pointers to live argument structures on their stack.
+    // SAFETY: the page is installed (checked); every wrapper in this module
+    // passes either scalars or pointers to argument structures that live on
+    // its stack for the duration of the call, for operations that do not
+    // remap memory Rust references.
     unsafe { hypercall5(nr, a1, a2, a3, 0, 0) }
 }
 
@@ -181,12 +186,11 @@ pub fn evtchn_bind_virq(virq: u32, vcpu: u32) -> Result<u32, XenError> {
         vcpu,
         port: 0,
     };
-    let ret = call(
-        abi::__HYPERVISOR_event_channel_op,
-        abi::EVTCHNOP_bind_virq as u64,
-        (&raw mut arg) as u64,
-    );
-    XenError::check("event_channel_op(EVTCHNOP_bind_virq)", ret)?;
+    evtchn_op(
+        abi::EVTCHNOP_bind_virq,
+        "event_channel_op(EVTCHNOP_bind_virq)",
+        &mut arg,
+    )?;
     Ok(arg.port)
 }
 
@@ -198,12 +202,11 @@ pub fn evtchn_alloc_unbound(remote_dom: u16) -> Result<u32, XenError> {
         remote_dom: remote_dom as _,
         port: 0,
     };
-    let ret = call(
-        abi::__HYPERVISOR_event_channel_op,
-        abi::EVTCHNOP_alloc_unbound as u64,
-        (&raw mut arg) as u64,
-    );
-    XenError::check("event_channel_op(EVTCHNOP_alloc_unbound)", ret)?;
+    evtchn_op(
+        abi::EVTCHNOP_alloc_unbound,
+        "event_channel_op(EVTCHNOP_alloc_unbound)",
+        &mut arg,
+    )?;
     Ok(arg.port)
 }
 
@@ -215,36 +218,33 @@ pub fn evtchn_bind_interdomain(remote_dom: u16, remote_port: u32) -> Result<u32,
         remote_port,
         local_port: 0,
     };
-    let ret = call(
-        abi::__HYPERVISOR_event_channel_op,
-        abi::EVTCHNOP_bind_interdomain as u64,
-        (&raw mut arg) as u64,
-    );
-    XenError::check("event_channel_op(EVTCHNOP_bind_interdomain)", ret)?;
+    evtchn_op(
+        abi::EVTCHNOP_bind_interdomain,
+        "event_channel_op(EVTCHNOP_bind_interdomain)",
+        &mut arg,
+    )?;
     Ok(arg.local_port)
 }
 
 /// `EVTCHNOP_close`.
 pub fn evtchn_close(port: u32) -> Result<(), XenError> {
-    let arg = abi::evtchn_close { port };
-    let ret = call(
-        abi::__HYPERVISOR_event_channel_op,
-        abi::EVTCHNOP_close as u64,
-        (&raw const arg) as u64,
-    );
-    XenError::check("event_channel_op(EVTCHNOP_close)", ret).map(|_| ())
+    let mut arg = abi::evtchn_close { port };
+    evtchn_op(
+        abi::EVTCHNOP_close,
+        "event_channel_op(EVTCHNOP_close)",
+        &mut arg,
+    )
 }
 
 /// `EVTCHNOP_unmask`: clears the mask bit and, if the port is pending,
 /// raises the upcall again.
 pub fn evtchn_unmask(port: u32) -> Result<(), XenError> {
-    let arg = abi::evtchn_unmask { port };
-    let ret = call(
-        abi::__HYPERVISOR_event_channel_op,
-        abi::EVTCHNOP_unmask as u64,
-        (&raw const arg) as u64,
-    );
-    XenError::check("event_channel_op(EVTCHNOP_unmask)", ret).map(|_| ())
+    let mut arg = abi::evtchn_unmask { port };
+    evtchn_op(
+        abi::EVTCHNOP_unmask,
+        "event_channel_op(EVTCHNOP_unmask)",
+        &mut arg,
+    )
 }
 
 /// `VCPUOP_set_singleshot_timer`: raise VIRQ_TIMER on `vcpu` at system
