@@ -35,6 +35,7 @@ pub mod mm;
 pub mod ring;
 pub mod sched;
 pub mod services;
+pub mod shared_ring;
 #[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod start_info;

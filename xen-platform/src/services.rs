@@ -1,6 +1,7 @@
 //! Hypervisor services as drivers see them: event channels (Xen's
-//! `event_channel.h`) and grant table v1 (`grant_table.h`), as traits with
-//! newtype ids, implemented by the real platform and by the simulator.
+//! `event_channel.h`), grant table v1 (`grant_table.h`) and pages shared
+//! with a peer (the 4 KiB frames those grants name), as traits with newtype
+//! ids, implemented by the real platform and by the simulator.
 
 use crate::error::XenError;
 
@@ -43,4 +44,140 @@ pub trait GrantTable {
     fn end_access(&self, gref: GrantRef) -> Result<(), XenError>;
     /// Grants currently live.
     fn live_grants(&self) -> usize;
+}
+
+/// Bytes in a page shared with a peer (one 4 KiB frame, `XEN_PAGE_SIZE`).
+pub const PAGE_SIZE: usize = 4096;
+
+/// Checks that `len` bytes from `offset` lie inside one page.
+pub fn check_page_range(offset: usize, len: usize) -> Result<(), XenError> {
+    match offset.checked_add(len) {
+        Some(end) if end <= PAGE_SIZE => Ok(()),
+        _ => Err(XenError::InvalidArgument("range outside the shared page")),
+    }
+}
+
+/// A page shared with a peer: a frame this domain grants (a frontend's ring
+/// or buffer), or one it mapped from a peer (a simulated backend's view).
+///
+/// The peer may change the contents at any time, so everything read is
+/// untrusted; copy it out once and check the copy. Byte ranges outside the
+/// page are refused with [`XenError::InvalidArgument`], never accessed.
+pub trait SharedPage {
+    /// The guest frame number (what a grant names).
+    fn gfn(&self) -> u64;
+    /// Copies `buf.len()` bytes from `offset` into `buf`.
+    fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), XenError>;
+    /// Copies `data` into the page at `offset`.
+    fn write(&self, offset: usize, data: &[u8]) -> Result<(), XenError>;
+    /// Atomically loads the u32 at `offset` with acquire ordering (a ring
+    /// index written by the peer).
+    ///
+    /// # Panics
+    /// If `offset` is not 4-aligned or not inside the page: offsets of ring
+    /// indices are constants of the caller, never peer data.
+    fn load_acquire_u32(&self, offset: usize) -> u32;
+    /// Atomically stores the u32 at `offset` with release ordering
+    /// (publishes a ring index after the entries it covers).
+    ///
+    /// # Panics
+    /// As [`SharedPage::load_acquire_u32`].
+    fn store_release_u32(&self, offset: usize, value: u32);
+
+    /// Reads a little-endian u16 at `offset`.
+    fn read_u16(&self, offset: usize) -> Result<u16, XenError> {
+        let mut b = [0; 2];
+        self.read(offset, &mut b)?;
+        Ok(u16::from_le_bytes(b))
+    }
+    /// Reads a little-endian u32 at `offset` (not atomically).
+    fn read_u32(&self, offset: usize) -> Result<u32, XenError> {
+        let mut b = [0; 4];
+        self.read(offset, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    /// Reads a little-endian u64 at `offset` (not atomically).
+    fn read_u64(&self, offset: usize) -> Result<u64, XenError> {
+        let mut b = [0; 8];
+        self.read(offset, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    /// Writes a little-endian u16 at `offset`.
+    fn write_u16(&self, offset: usize, value: u16) -> Result<(), XenError> {
+        self.write(offset, &value.to_le_bytes())
+    }
+    /// Writes a little-endian u32 at `offset` (not atomically).
+    fn write_u32(&self, offset: usize, value: u32) -> Result<(), XenError> {
+        self.write(offset, &value.to_le_bytes())
+    }
+    /// Writes a little-endian u64 at `offset` (not atomically).
+    fn write_u64(&self, offset: usize, value: u64) -> Result<(), XenError> {
+        self.write(offset, &value.to_le_bytes())
+    }
+}
+
+/// Where drivers get pages to share with a peer.
+pub trait PageAllocator {
+    /// The pages handed out.
+    type Page: SharedPage;
+    /// A zeroed page. Dropping it frees it: a caller that granted the page
+    /// must end the grant (`end_access` returned `Ok`) before dropping it.
+    fn alloc_page(&self) -> Result<Self::Page, XenError>;
+}
+
+impl<T: EventChannels + ?Sized> EventChannels for &T {
+    fn alloc_unbound(&self, remote: DomId) -> Result<Port, XenError> {
+        (**self).alloc_unbound(remote)
+    }
+    fn bind_interdomain(&self, remote: DomId, remote_port: Port) -> Result<Port, XenError> {
+        (**self).bind_interdomain(remote, remote_port)
+    }
+    fn notify(&self, port: Port) -> Result<(), XenError> {
+        (**self).notify(port)
+    }
+    fn close(&self, port: Port) -> Result<(), XenError> {
+        (**self).close(port)
+    }
+    fn mask(&self, port: Port) {
+        (**self).mask(port)
+    }
+    fn unmask(&self, port: Port) {
+        (**self).unmask(port)
+    }
+    fn take_pending(&self, port: Port) -> bool {
+        (**self).take_pending(port)
+    }
+}
+
+impl<T: GrantTable + ?Sized> GrantTable for &T {
+    fn grant_access(&self, domid: DomId, gfn: u64, readonly: bool) -> Result<GrantRef, XenError> {
+        (**self).grant_access(domid, gfn, readonly)
+    }
+    fn end_access(&self, gref: GrantRef) -> Result<(), XenError> {
+        (**self).end_access(gref)
+    }
+    fn live_grants(&self) -> usize {
+        (**self).live_grants()
+    }
+}
+
+impl<T: PageAllocator + ?Sized> PageAllocator for &T {
+    type Page = T::Page;
+    fn alloc_page(&self) -> Result<T::Page, XenError> {
+        (**self).alloc_page()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_ranges() {
+        assert!(check_page_range(0, PAGE_SIZE).is_ok());
+        assert!(check_page_range(PAGE_SIZE, 0).is_ok());
+        assert!(check_page_range(4095, 1).is_ok());
+        assert!(check_page_range(4095, 2).is_err());
+        assert!(check_page_range(usize::MAX, 2).is_err());
+    }
 }

@@ -1,6 +1,7 @@
 //! Memory of a PVH guest: the frame allocator over the PVH memory map
-//! (`arch-x86/hvm/start_info.h`), the global heap behind `alloc`, and thread
-//! stacks with unmapped guard pages.
+//! (`arch-x86/hvm/start_info.h`), the global heap behind `alloc`, thread
+//! stacks with unmapped guard pages, and pages shared with peers
+//! (`shared`, the drivers' [`crate::services::PageAllocator`]).
 //!
 //! The pure parts ([`frames`], [`heap`], [`paging`] index math) build and are
 //! tested on the host; the global state lives only in guests.
@@ -19,6 +20,8 @@
 pub mod frames;
 pub mod heap;
 pub mod paging;
+#[cfg(target_os = "none")]
+pub mod shared;
 #[cfg(target_os = "none")]
 pub mod stack;
 

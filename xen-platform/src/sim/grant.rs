@@ -223,6 +223,13 @@ impl SimGrants {
         }
     }
 
+    /// How many of `granter`'s live grants name frame `gfn`.
+    pub fn grants_of_frame(&self, granter: DomId, gfn: u64) -> usize {
+        self.lock().tables.get(&granter).map_or(0, |t| {
+            t.entries.values().filter(|e| e.grant.gfn == gfn).count()
+        })
+    }
+
     /// The references `granter` has live (for leak checks).
     pub fn live_refs(&self, granter: DomId) -> Vec<GrantRef> {
         self.lock()

@@ -1,39 +1,74 @@
 //! The simulated hypervisor for host tests (`sim` feature, and all unit
 //! tests): in-memory stand-ins for Xen's services (`event_channel.h`,
-//! `grant_table.h` v1, and xenstored in [`xenstore`]) behind the same
-//! traits as the real platform, for several simulated domains, with
-//! switches to make the peer misbehave.
+//! `grant_table.h` v1, guest memory, and xenstored in [`xenstore`]) behind
+//! the same traits as the real platform, for several simulated domains,
+//! with switches to make the peer misbehave.
 //!
-//! [`SimHypervisor`] holds one event-channel table and one grant table;
-//! [`SimHypervisor::evtchn`] and [`SimHypervisor::grant_table`] give one
-//! domain's view implementing [`EventChannels`](crate::services::EventChannels)
-//! and [`GrantTable`](crate::services::GrantTable). Backends in tests use the
-//! shared handles ([`SimEventChannels`], [`SimGrants`]) to bind, map and
-//! misbehave.
+//! [`SimHypervisor`] holds one event-channel table, one grant table and
+//! the domains' memory; [`SimHypervisor::evtchn`],
+//! [`SimHypervisor::grant_table`] and [`SimHypervisor::pages`] give one
+//! domain's view implementing [`EventChannels`](crate::services::EventChannels),
+//! [`GrantTable`](crate::services::GrantTable) and
+//! [`PageAllocator`](crate::services::PageAllocator). Backends in tests use
+//! the shared handles ([`SimEventChannels`], [`SimGrants`], [`SimMemory`])
+//! and [`SimHypervisor::map_page`] to bind, map and misbehave.
 
 pub mod evtchn;
 pub mod grant;
+pub mod memory;
 pub mod xenstore;
 
 pub use evtchn::{SimEventChannels, SimEvtchnDomain};
 pub use grant::{SimGrantDomain, SimGrantEntry, SimGrants, SimMapping};
+pub use memory::{SimMappedPage, SimMemory, SimPage, SimPageAllocator, SimPageView};
 
-use crate::services::DomId;
+use crate::error::XenError;
+use crate::services::{DomId, GrantRef};
 
-/// A simulated hypervisor: event channels and grant tables shared by all
-/// simulated domains. Clones share the same state.
-#[derive(Debug, Clone, Default)]
+/// A simulated hypervisor: event channels, grant tables and memory shared
+/// by all simulated domains. Clones share the same state.
+#[derive(Debug, Clone)]
 pub struct SimHypervisor {
     /// All domains' event channels.
     pub evtchns: SimEventChannels,
     /// All domains' grant tables.
     pub grants: SimGrants,
+    /// All domains' pages (checked against `grants` when freed).
+    pub memory: SimMemory,
+}
+
+impl Default for SimHypervisor {
+    fn default() -> Self {
+        let grants = SimGrants::new();
+        SimHypervisor {
+            evtchns: SimEventChannels::new(),
+            memory: SimMemory::with_grants(grants.clone()),
+            grants,
+        }
+    }
 }
 
 impl SimHypervisor {
-    /// A hypervisor with no open ports and no grants.
+    /// A hypervisor with no open ports, no grants and no pages.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Domain `dom`'s page allocator.
+    pub fn pages(&self, dom: DomId) -> SimPageAllocator {
+        self.memory.allocator(dom)
+    }
+
+    /// A backend `mapper` maps `granter`'s `gref` (writable if `write`):
+    /// the grant is mapped until the result is dropped.
+    pub fn map_page(
+        &self,
+        mapper: DomId,
+        granter: DomId,
+        gref: GrantRef,
+        write: bool,
+    ) -> Result<SimMappedPage, XenError> {
+        SimMappedPage::map(&self.grants, &self.memory, mapper, granter, gref, write)
     }
 
     /// Domain `dom`'s event channels.
