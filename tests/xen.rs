@@ -2,7 +2,8 @@
 //! Linux dom0 under QEMU) once, then runs every case against it with
 //! `xl create`, prints a table and the figures seen, and ends with the line
 //! "N passed, N failed". Set RUMPX_SKIP_XEN=1 to skip (the line says so),
-//! RUMPX_XEN_CASES=word to run only the cases whose names contain the word.
+//! RUMPX_XEN_CASES=word to run only the cases whose names contain the word,
+//! RUMPX_XEN_REPEAT=N to run them N times.
 
 #[path = "xen/boot.rs"]
 mod boot;
@@ -121,6 +122,13 @@ fn main() -> ExitCode {
         .filter(|(name, _)| name.contains(&only))
         .filter(|(name, _)| !only.is_empty() || !KNOWN_FAILING.contains(name))
         .collect();
+    // RUMPX_XEN_REPEAT=N runs the chosen cases N times (hunting flakes).
+    let repeat: usize = std::env::var("RUMPX_XEN_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let cases: Vec<&Case> = (0..repeat).flat_map(|_| cases.iter().copied()).collect();
     let mut failed = 0;
     for (name, case) in &cases {
         let started = Instant::now();

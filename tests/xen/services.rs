@@ -29,6 +29,11 @@ fn expect_dom0_ok(dom0: &CommandOutput, what: &str) -> Verdict {
     }
 }
 
+/// Adds what dom0's script printed to a failure.
+fn with_dom0_output(verdict: Verdict, dom0: &CommandOutput) -> Verdict {
+    verdict.map_err(|why| format!("{why}\ndom0 said: {}{}", dom0.stdout, dom0.stderr))
+}
+
 fn expect_done(outcome: &GuestOutcome, check: &str) -> Verdict {
     expect(
         outcome.find_line(&format!("check {check}: done")).is_some(),
@@ -73,19 +78,21 @@ pub(crate) fn guest_thread_sees_every_one_of_1000_dom0_writes(f: &Fixture) -> Ve
          for batch in 0 1 2 3 4 5 6 7 8 9; do\n\
            args=()\n\
            for i in $(seq $((batch * 100 + 1)) $((batch * 100 + 100))); do args+=(\"$base/rumpx/k$i\" \"v$i\"); done\n\
+           echo \"$EPOCHREALTIME batch $batch: writing\"\n\
            xenstore-write \"${{args[@]}}\" || exit 1\n\
+           echo \"$EPOCHREALTIME batch $batch: written\"\n\
            # After the last batch the guest reports and powers off at once: its\n\
            # console's summary is the proof, so dom0 does not wait for it.\n\
            [ $batch -eq 9 ] && break\n\
            want=$((batch * 100 + 100))\n\
-           for i in $(seq 1200); do seen=$(xenstore-read $base/rumpx-seen 2>/dev/null || echo 0); [ \"$seen\" -ge $want ] && break; xl domid watcher >/dev/null 2>&1 || {{ echo 'the guest is gone'; exit 1; }}; sleep 0.1; done\n\
+           for i in $(seq 1200); do seen=$(xenstore-read $base/rumpx-seen 2>/dev/null || echo 0); [ \"$seen\" -ge $want ] && break; xl domid watcher >/dev/null 2>&1 || {{ echo \"$EPOCHREALTIME the guest is gone (seen $seen)\"; cp /run/xenstored.trace /share/xenstored.trace.$dom; exit 1; }}; sleep 0.1; done\n\
            [ \"$seen\" -ge $want ] || {{ echo \"guest saw only $seen of $want\"; xenstore-ls -f /local/domain/$dom | grep -v rumpx/k; exit 1; }}\n\
          done\n\
          echo wrote 1000\n",
         wait_for_domain("watcher")
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
-    expect_done(&outcome, "watch")?;
+    with_dom0_output(expect_done(&outcome, "watch"), &dom0)?;
     expect_dom0_ok(&dom0, "the dom0 writer")?;
     expect(
         outcome
@@ -127,7 +134,7 @@ pub(crate) fn sleeps_are_accurate_and_idle_uses_no_cpu(f: &Fixture) -> Verdict {
         wait_for_domain("sleeper")
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
-    expect_done(&outcome, "sleep")?;
+    with_dom0_output(expect_done(&outcome, "sleep"), &dom0)?;
     let intervals: Vec<u64> = outcome
         .console
         .iter()
@@ -232,7 +239,7 @@ pub(crate) fn dom0_maps_a_granted_page_until_access_ends(f: &Fixture) -> Verdict
         wait_for_domain("granter")
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
-    expect_done(&outcome, "grant")?;
+    with_dom0_output(expect_done(&outcome, "grant"), &dom0)?;
     let granted = value_after(&outcome, "grant: gref").unwrap_or_default();
     // "<gref> fnv1a64 <hash> live 1"
     let words: Vec<&str> = granted.split_whitespace().collect();

@@ -111,6 +111,12 @@ mod xen {
 
     /// Xen system time in nanoseconds (monotonic; 0 before the shared-info
     /// page is mapped).
+    /// The PV clock record and the TSC read right after it (diagnostics:
+    /// what [`monotonic_ns`] computes from).
+    pub fn clock_sample() -> Option<(PvClock, u64)> {
+        pv_clock().map(|c| (c, tsc::rdtsc()))
+    }
+
     pub fn monotonic_ns() -> u64 {
         match pv_clock() {
             Some(c) => c.system_time_at(tsc::rdtsc()),
@@ -162,7 +168,7 @@ mod xen {
 }
 
 #[cfg(target_os = "none")]
-pub use xen::{cpu_time_ns, monotonic_ns, pv_clock, set_timer, wall_clock};
+pub use xen::{clock_sample, cpu_time_ns, monotonic_ns, pv_clock, set_timer, wall_clock};
 
 #[cfg(test)]
 mod tests {

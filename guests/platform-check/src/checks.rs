@@ -86,7 +86,10 @@ fn count_writes(writes: usize) -> Result {
     while distinct < writes {
         let path = match xs.next_watch_event("writes", Some(deadline)) {
             Ok(Some(path)) => path,
-            Ok(None) => return Err(format!("only {distinct} of {writes} writes seen in 120 s")),
+            Ok(None) => {
+                report_stall();
+                return Err(format!("only {distinct} of {writes} writes seen in 120 s"));
+            }
             Err(e) => return Err(format!("watch event: {e}")),
         };
         let Some(index) = path
@@ -122,17 +125,54 @@ fn count_writes(writes: usize) -> Result {
     Ok(())
 }
 
+/// Prints what the xenstore connection and its event channel look like, to
+/// tell a lost event (bytes in the ring, nothing woke us) from a silent peer.
+fn report_stall() {
+    let Ok(xs) = xen_platform::xenstore::xen::xenstore() else {
+        return;
+    };
+    let port = xs.waiter().port();
+    println!("stall: xenstore {}", xs.snapshot());
+    if let Some(state) = evtchn::port_state(port) {
+        println!("stall: port {} {state}", port.0);
+    }
+    let s = sched::stats();
+    println!(
+        "stall: switches {} halts {} timer events {} nested upcalls {}",
+        s.switches,
+        s.halts,
+        s.timer_events,
+        evtchn::nested_upcalls()
+    );
+    let pumped = xs.pump();
+    println!("stall: after a pump ({pumped:?}): {}", xs.snapshot());
+}
+
 /// Twenty 100 ms sleeps measured with the PV clock, then 3 s of idle sleep
 /// while dom0 watches the CPU time.
 pub fn sleep() -> Result {
     let cpu_before = time::cpu_time_ns().map_err(|e| format!("runstate: {e}"))?;
     let mut worst_us = 0u64;
     for i in 0..20 {
+        let before = time::clock_sample();
         let start = time::monotonic_ns();
         sched::sleep_ns(100_000_000);
         let took_us = (time::monotonic_ns() - start) / 1000;
+        let after = time::clock_sample();
         worst_us = worst_us.max(took_us.abs_diff(100_000));
         println!("sleep {i}: {took_us} us");
+        if took_us.abs_diff(100_000) > 20_000 {
+            // What the clock was computed from, to tell a stale or jumping
+            // record from a late timer.
+            for (when, sample) in [("before", before), ("after", after)] {
+                if let Some((c, tsc)) = sample {
+                    println!(
+                        "sleep {i} {when}: system_time {} tsc_timestamp {} mul {} shift {} tsc {}",
+                        c.system_time, c.tsc_timestamp, c.tsc_to_system_mul, c.tsc_shift, tsc
+                    );
+                }
+            }
+        }
     }
     println!("sleep: worst deviation {worst_us} us");
     println!("sleep: idle for 3 s");

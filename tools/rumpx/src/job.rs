@@ -5,7 +5,7 @@
 use crate::error::{io_at, Error, Result};
 use crate::outcome::{parse_stamped_line, ConsoleLine, GuestOutcome, RunRecord};
 use crate::pvh_elf::{check_pvh_image, PvhImage};
-use crate::xl_config::XlConfig;
+use crate::xl_config::{Vif, XlConfig};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -25,6 +25,8 @@ pub struct GuestSpec {
     pub extra: Option<String>,
     /// How long it may run before it is destroyed.
     pub timeout: Duration,
+    /// Network interfaces.
+    pub vifs: Vec<Vif>,
 }
 
 impl GuestSpec {
@@ -36,6 +38,7 @@ impl GuestSpec {
             memory_mib: 32,
             extra: None,
             timeout: Duration::from_secs(60),
+            vifs: Vec::new(),
         }
     }
 
@@ -51,6 +54,12 @@ impl GuestSpec {
         self
     }
 
+    /// Adds a network interface.
+    pub fn vif(mut self, vif: Vif) -> Self {
+        self.vifs.push(vif);
+        self
+    }
+
     /// Sets the time limit.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -63,6 +72,7 @@ impl GuestSpec {
         let mut cfg = XlConfig::new(&self.name, kernel);
         cfg.memory_mib = self.memory_mib;
         cfg.extra = self.extra.clone();
+        cfg.vifs = self.vifs.clone();
         cfg
     }
 }

@@ -46,7 +46,8 @@ mod xen;
 #[cfg(target_os = "none")]
 pub use xen::{
     alloc_unbound, bind_handler, bind_interdomain, bind_virq, bind_wait_queue, close, is_pending,
-    mask, nested_upcalls, send, take_pending, unbind, unmask, XenEventChannels, EVENTS,
+    mask, nested_upcalls, port_state, send, take_pending, unbind, unmask, PortState,
+    XenEventChannels, EVENTS,
 };
 #[cfg(target_os = "none")]
 pub(crate) use xen::{init, rumpx_evtchn_upcall};

@@ -270,6 +270,49 @@ pub fn take_pending(port: Port) -> bool {
     hw || latched
 }
 
+/// What the guest and Xen say about one port, for diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortState {
+    /// Pending in shared info (set by Xen, not yet taken by the upcall).
+    pub pending: bool,
+    /// Masked in shared info.
+    pub masked: bool,
+    /// Taken by the upcall, not yet consumed by `take_pending`.
+    pub latched: bool,
+    /// The port's word is flagged in `evtchn_pending_sel`.
+    pub selected: bool,
+    /// `evtchn_upcall_pending` of vCPU 0.
+    pub upcall_pending: bool,
+}
+
+impl core::fmt::Display for PortState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "pending {} masked {} latched {} selected {} upcall_pending {}",
+            self.pending as u8,
+            self.masked as u8,
+            self.latched as u8,
+            self.selected as u8,
+            self.upcall_pending as u8
+        )
+    }
+}
+
+/// A snapshot of `port`'s delivery state (None outside the 2-level range
+/// or before shared info is mapped).
+pub fn port_state(port: Port) -> Option<PortState> {
+    let (w, bit) = word_bit(port)?;
+    let sh = shared()?;
+    Some(PortState {
+        pending: sh.pending[w].load(Ordering::Acquire) & bit != 0,
+        masked: sh.mask[w].load(Ordering::Acquire) & bit != 0,
+        latched: LATCHED[w].load(Ordering::Acquire) & bit != 0,
+        selected: sh.pending_sel.load(Ordering::Acquire) & (1 << w) != 0,
+        upcall_pending: sh.upcall_pending.load(Ordering::Acquire) != 0,
+    })
+}
+
 /// [`EventChannels`] on real Xen (the module's functions).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct XenEventChannels;

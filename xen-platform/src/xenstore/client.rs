@@ -70,6 +70,43 @@ struct State {
     domain_path: Option<String>,
 }
 
+/// The state of a connection at one moment (see [`Client::snapshot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Request ring (cons, prod).
+    pub req: (u32, u32),
+    /// Response ring (cons, prod).
+    pub rsp: (u32, u32),
+    /// Requests queued but not yet all in the ring.
+    pub unsent: bool,
+    /// Requests awaiting replies.
+    pub pending_requests: usize,
+    /// Watch events queued for their tokens' consumers.
+    pub queued_events: usize,
+    /// Watch events dropped so far.
+    pub dropped_events: u64,
+    /// The peer misbehaved and the connection is down.
+    pub broken: bool,
+}
+
+impl core::fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "req cons {} prod {}, rsp cons {} prod {}, unsent {}, awaiting {}, queued events {}, dropped {}, broken {}",
+            self.req.0,
+            self.req.1,
+            self.rsp.0,
+            self.rsp.1,
+            self.unsent as u8,
+            self.pending_requests,
+            self.queued_events,
+            self.dropped_events,
+            self.broken as u8
+        )
+    }
+}
+
 /// A xenstore client over the request ring `req` and the response ring
 /// `rsp` of a `xenstore_domain_interface` (or simulated rings).
 pub struct Client<R, W> {
@@ -96,6 +133,20 @@ impl<R: RingHalf, W: Waiter> Client<R, W> {
     /// The waiter (e.g. to share it with other users of the event channel).
     pub fn waiter(&self) -> &W {
         &self.waiter
+    }
+
+    /// A snapshot of the rings and the client's queues, for diagnostics.
+    pub fn snapshot(&self) -> Snapshot {
+        let st = self.state.lock();
+        Snapshot {
+            req: (self.req.cons(), self.req.prod()),
+            rsp: (self.rsp.cons(), self.rsp.prod()),
+            unsent: !st.writer.is_empty(),
+            pending_requests: st.pending.len(),
+            queued_events: st.watches.values().map(|q| q.events.len()).sum(),
+            dropped_events: st.dropped_events,
+            broken: st.broken.is_some(),
+        }
     }
 
     /// Watch events dropped so far (queue full, or no watch with the token).

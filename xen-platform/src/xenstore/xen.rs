@@ -67,6 +67,13 @@ pub struct EvtchnWaiter {
     port: Port,
 }
 
+impl EvtchnWaiter {
+    /// The xenstore event channel.
+    pub fn port(&self) -> Port {
+        self.port
+    }
+}
+
 impl Waiter for EvtchnWaiter {
     fn wait(&self, ready: &mut dyn FnMut() -> bool, deadline_ns: Option<u64>) -> bool {
         let port = self.port;
