@@ -275,7 +275,7 @@ mod tests {
                 digest.update(&buf[..k]);
                 n += k as u64;
             }
-            write!(s, "{n} {:016x}\n", digest.0).unwrap();
+            writeln!(s, "{n} {:016x}", digest.0).unwrap();
         });
         tcp_sink(sink_addr, 1_000_000).unwrap();
     }
