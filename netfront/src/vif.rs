@@ -1,0 +1,679 @@
+//! One vif: the netfront device state machine over xenbus
+//! (`io/xenbus.h` states, `io/netif.h` keys) and its data path, generic
+//! over the hypervisor services. It never blocks on its own: the caller
+//! drives it from its thread with [`Netfront::poll_xenbus`] /
+//! [`Netfront::wait_xenbus`] (backend state changes, through a xenstore
+//! watch) and [`Netfront::poll`] (ring work, after an event on
+//! [`Netfront::event_channels`] or periodically).
+//!
+//! Life of a vif: `WaitingForBackend` (frontend `Initialising`) → the
+//! backend reaches `InitWait`: rings, buffers, grants and event channels
+//! are set up and the keys written, frontend `Connected` → `Connecting`
+//! → backend `Connected` → `Connected`. When the backend goes `Closing`,
+//! `Closed` or away, the data path is torn down (frames in flight fail,
+//! every grant is ended or waits in quarantine until the backend lets go)
+//! → `Detached`, frontend `Closed`; once the backend is `Closed` the
+//! frontend re-announces itself (`Initialising`) and the cycle restarts
+//! when the backend comes back. A protocol violation tears down the same
+//! way into `Failed` (frontend `Closing`, then `Closed`) until
+//! [`Netfront::restart`].
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ops::Deref;
+
+use xen_platform::services::{EventChannels, GrantTable, PageAllocator};
+use xen_platform::xenbus::{self, Backend, Device, XenbusState};
+use xen_platform::xenstore::{XenstoreOps, XsError};
+
+use crate::config::{BackendFeatures, Config, Mac};
+use crate::counters::Counters;
+use crate::error::NetError;
+use crate::grants::Quarantine;
+use crate::handshake::{self, BackendInfo, FrontKeys};
+use crate::rx::{RxFrame, RxQueue};
+use crate::rx_parse::RxRules;
+use crate::tx::{TxOffload, TxQueue};
+use crate::wire::RX_RING_SIZE;
+
+/// The hypervisor services a vif runs on.
+#[derive(Debug, Clone)]
+pub struct Services<E, G, A, S> {
+    /// Event channels.
+    pub evtchn: E,
+    /// The grant table.
+    pub grants: G,
+    /// Where shared pages come from.
+    pub pages: A,
+    /// Xenstore (anything that derefs to a [`XenstoreOps`]: `&Client`,
+    /// `Arc<SimXs>`, ...).
+    pub xenstore: S,
+}
+
+/// Where a vif is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkState {
+    /// Frontend `Initialising`; waiting for the backend's `InitWait`.
+    WaitingForBackend,
+    /// Keys written, frontend `Connected`; waiting for the backend's
+    /// `Connected`.
+    Connecting,
+    /// The data path is up.
+    Connected,
+    /// The backend closed or went away; nothing is set up. The vif
+    /// reconnects by itself when the backend comes back.
+    Detached,
+    /// Disconnected after an error (see [`Netfront::last_error`]); stays
+    /// so until [`Netfront::restart`].
+    Failed,
+    /// Shut down by [`Netfront::shutdown`]; final.
+    Shut,
+}
+
+/// The data path of a connected (or connecting) vif.
+struct DataPath<P> {
+    tx: TxQueue<P>,
+    rx: RxQueue<P>,
+    evtchn: handshake::EventChannels,
+}
+
+/// What one [`Netfront::poll`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Frames delivered to the callback.
+    pub rx_frames: u64,
+    /// Sent frames the backend acknowledged (any outcome).
+    pub tx_completed: u64,
+}
+
+/// A network frontend device (`device/vif/<id>`).
+pub struct Netfront<E, G, A, S>
+where
+    E: EventChannels,
+    G: GrantTable,
+    A: PageAllocator,
+    S: Deref,
+    S::Target: XenstoreOps,
+{
+    svc: Services<E, G, A, S>,
+    device: Device,
+    backend: Backend,
+    config: Config,
+    /// Token of the watch on the backend's `state`.
+    token: String,
+    watching: bool,
+    state: LinkState,
+    /// The frontend state last written.
+    front: XenbusState,
+    info: Option<BackendInfo>,
+    data: Option<DataPath<A::Page>>,
+    quarantine: Quarantine<A::Page>,
+    counters: Counters,
+    error: Option<NetError>,
+    /// The backend's state is to be read at the next poll.
+    check_backend: bool,
+}
+
+impl<E, G, A, S> Netfront<E, G, A, S>
+where
+    E: EventChannels,
+    G: GrantTable,
+    A: PageAllocator,
+    S: Deref,
+    S::Target: XenstoreOps,
+{
+    /// Opens `device/vif/<id>`: finds its backend, watches the backend's
+    /// state and announces the frontend (`Initialising`). Does not wait.
+    pub fn open(svc: Services<E, G, A, S>, id: &str, config: Config) -> Result<Self, NetError> {
+        let device = Device {
+            class: String::from("vif"),
+            id: String::from(id),
+        };
+        Self::new(svc, device, config)
+    }
+
+    /// As [`Netfront::open`] for a device from [`vifs`].
+    pub fn new(
+        svc: Services<E, G, A, S>,
+        device: Device,
+        config: Config,
+    ) -> Result<Self, NetError> {
+        let backend = xenbus::backend(&*svc.xenstore, &device)?;
+        let token = format!("netfront:{}", device.path());
+        svc.xenstore
+            .watch(&format!("{}/state", backend.path), &token)?;
+        let mut nf = Netfront {
+            svc,
+            device,
+            backend,
+            config,
+            token,
+            watching: true,
+            state: LinkState::WaitingForBackend,
+            front: XenbusState::Unknown,
+            info: None,
+            data: None,
+            quarantine: Quarantine::new(),
+            counters: Counters::default(),
+            error: None,
+            check_backend: true,
+        };
+        nf.set_front(XenbusState::Initialising)?;
+        Ok(nf)
+    }
+
+    fn xs(&self) -> &S::Target {
+        &self.svc.xenstore
+    }
+
+    fn log(&self, args: core::fmt::Arguments<'_>) {
+        (self.config.log)(format_args!("netfront {}: {}", self.device.path(), args));
+    }
+
+    /// Writes the frontend's state.
+    fn set_front(&mut self, state: XenbusState) -> Result<(), XsError> {
+        xenbus::switch_state(self.xs(), &self.device, state)?;
+        self.front = state;
+        Ok(())
+    }
+
+    /// Writes the frontend's state unless it is so already; failures (the
+    /// device was removed, xenstore trouble) are logged, not fatal: the
+    /// next backend change tries again.
+    fn set_front_quiet(&mut self, state: XenbusState) {
+        if self.front == state {
+            return;
+        }
+        if let Err(e) = self.set_front(state) {
+            self.log(format_args!("could not write state {state:?}: {e}"));
+        }
+    }
+
+    /// Handles backend state changes seen by the watch (without waiting)
+    /// and retries releasing grants the backend still held. Returns the
+    /// state after that.
+    pub fn poll_xenbus(&mut self) -> Result<LinkState, NetError> {
+        while self.xs().next_watch_event(&self.token, Some(0))?.is_some() {
+            self.check_backend = true;
+        }
+        if self.check_backend {
+            self.check_backend = false;
+            self.backend_changed()?;
+        }
+        self.quarantine.retry(&self.svc.grants);
+        Ok(self.state)
+    }
+
+    /// Waits (in xenstore, so the scheduler can run others) until the
+    /// backend's state changes or `deadline_ns` passes
+    /// ([`NetError::Timeout`]), then handles it as
+    /// [`Netfront::poll_xenbus`].
+    pub fn wait_xenbus(&mut self, deadline_ns: Option<u64>) -> Result<LinkState, NetError> {
+        if !self.check_backend {
+            match self.xs().next_watch_event(&self.token, deadline_ns)? {
+                Some(_) => self.check_backend = true,
+                None => return Err(NetError::Timeout),
+            }
+        }
+        self.poll_xenbus()
+    }
+
+    /// Drives the handshake until the vif is `Connected` (waiting with
+    /// [`Netfront::wait_xenbus`]); the error of a failed handshake, or
+    /// [`NetError::Timeout`].
+    pub fn connect(&mut self, deadline_ns: Option<u64>) -> Result<(), NetError> {
+        loop {
+            match self.poll_xenbus()? {
+                LinkState::Connected => return Ok(()),
+                LinkState::Failed => {
+                    return Err(self.error.clone().unwrap_or(NetError::NotConnected))
+                }
+                LinkState::Shut => return Err(NetError::NotConnected),
+                _ => {
+                    self.wait_xenbus(deadline_ns)?;
+                }
+            }
+        }
+    }
+
+    /// Reacts to the backend's current state.
+    fn backend_changed(&mut self) -> Result<(), NetError> {
+        use XenbusState as X;
+        let bstate = match xenbus::read_state(self.xs(), &self.backend.path) {
+            Ok(s) => s,
+            Err(XsError::Malformed(why)) => {
+                self.fail(NetError::PeerMisbehaved(why));
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let gone = matches!(bstate, X::Closing | X::Closed | X::Unknown);
+        match self.state {
+            LinkState::WaitingForBackend => {
+                if matches!(bstate, X::InitWait | X::Initialised) {
+                    self.setup();
+                }
+            }
+            LinkState::Connecting if bstate == X::Connected => {
+                self.state = LinkState::Connected;
+                self.counters.connects += 1;
+                self.log_connected();
+            }
+            LinkState::Connecting | LinkState::Connected if gone => {
+                self.detach(bstate);
+            }
+            LinkState::Connecting | LinkState::Connected => {}
+            LinkState::Detached => match bstate {
+                X::Closing => self.set_front_quiet(X::Closed),
+                X::Closed => {
+                    // Re-announce: a backend that stays online answers
+                    // with InitWait ("prepare for reconnect").
+                    self.set_front_quiet(X::Closed);
+                    self.reannounce();
+                }
+                X::InitWait | X::Initialised => {
+                    self.reannounce();
+                    if self.state == LinkState::WaitingForBackend {
+                        self.setup();
+                    }
+                }
+                _ => {}
+            },
+            LinkState::Failed | LinkState::Shut => {
+                if gone {
+                    self.set_front_quiet(X::Closed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Detached → WaitingForBackend, if the device still exists.
+    fn reannounce(&mut self) {
+        match self.set_front(XenbusState::Initialising) {
+            Ok(()) => {
+                self.state = LinkState::WaitingForBackend;
+                self.log(format_args!("backend closed; waiting for it to come back"));
+            }
+            Err(XsError::NoEnt) => {} // the toolstack removed the device
+            Err(e) => self.log(format_args!("could not re-announce: {e}")),
+        }
+    }
+
+    fn log_connected(&self) {
+        if let Some(i) = &self.info {
+            let f = i.features;
+            self.log(format_args!(
+                "connected to {} (domain {}), mac {}, mtu {}, sg {}, gso v4 {} v6 {}, ipv6 csum {}, split evtchn {}",
+                self.backend.path,
+                self.backend.domid.0,
+                i.mac,
+                i.mtu,
+                f.sg,
+                f.gso_tcpv4,
+                f.gso_tcpv6,
+                f.ipv6_csum_offload,
+                f.split_event_channels && self.config.split_event_channels,
+            ));
+        }
+    }
+
+    /// Sets up the data path and writes the keys; any error fails the vif.
+    fn setup(&mut self) {
+        if let Err(e) = self.try_setup() {
+            self.fail(e);
+        }
+    }
+
+    fn try_setup(&mut self) -> Result<(), NetError> {
+        // The backend may have moved across a detach and attach.
+        let backend = xenbus::backend(self.xs(), &self.device)?;
+        if backend != self.backend {
+            let _ = self
+                .xs()
+                .unwatch(&format!("{}/state", self.backend.path), &self.token);
+            self.watching = false;
+            self.xs()
+                .watch(&format!("{}/state", backend.path), &self.token)?;
+            self.watching = true;
+            self.backend = backend;
+        }
+        let info = handshake::read_backend_info(self.xs(), &self.device, &self.backend)?;
+        let peer = self.backend.domid;
+        let ev = &self.svc.evtchn;
+        let split = info.features.split_event_channels && self.config.split_event_channels;
+        let tx_port = ev.alloc_unbound(peer)?;
+        let evtchn = if split {
+            match ev.alloc_unbound(peer) {
+                Ok(rx) => handshake::EventChannels::Split { tx: tx_port, rx },
+                Err(e) => {
+                    let _ = ev.close(tx_port);
+                    return Err(e.into());
+                }
+            }
+        } else {
+            handshake::EventChannels::Single(tx_port)
+        };
+        let close_ports = |ev: &E| {
+            let _ = ev.close(evtchn.tx());
+            if evtchn.rx() != evtchn.tx() {
+                let _ = ev.close(evtchn.rx());
+            }
+        };
+        let gt = &self.svc.grants;
+        let tx = match TxQueue::new(gt, &self.svc.pages, peer, info.features) {
+            Ok(tx) => tx,
+            Err(e) => {
+                close_ports(ev);
+                return Err(e);
+            }
+        };
+        let rules = RxRules {
+            ring_size: RX_RING_SIZE,
+            sg: self.config.sg,
+            gso_tcpv4: self.config.gso_tcpv4(),
+            gso_tcpv6: self.config.gso_tcpv6(),
+            csum_blank: self.config.rx_csum_offload,
+        };
+        let rx = match RxQueue::new(gt, &self.svc.pages, peer, rules, &mut self.quarantine) {
+            Ok(rx) => rx,
+            Err(e) => {
+                tx.teardown(gt, &mut self.quarantine);
+                close_ports(ev);
+                return Err(e);
+            }
+        };
+        let keys = FrontKeys {
+            tx_ring_ref: tx.ring_ref(),
+            rx_ring_ref: rx.ring_ref(),
+            evtchn,
+        };
+        self.data = Some(DataPath { tx, rx, evtchn });
+        self.info = Some(info);
+        handshake::write_front_keys(self.xs(), &self.device, &keys, &self.config)?;
+        self.set_front(XenbusState::Connected)?;
+        self.state = LinkState::Connecting;
+        self.error = None;
+        Ok(())
+    }
+
+    /// Tears down the data path: frames in flight fail, every grant is
+    /// ended or quarantined, the event channels closed.
+    fn teardown_data(&mut self) {
+        let Some(dp) = self.data.take() else {
+            return;
+        };
+        let gt = &self.svc.grants;
+        let lost = dp.tx.teardown(gt, &mut self.quarantine);
+        self.counters.tx_dropped += u64::from(lost);
+        if dp.rx.teardown(gt, &mut self.quarantine) {
+            self.counters.rx_dropped += 1;
+        }
+        let ev = &self.svc.evtchn;
+        let _ = ev.close(dp.evtchn.tx());
+        if dp.evtchn.rx() != dp.evtchn.tx() {
+            let _ = ev.close(dp.evtchn.rx());
+        }
+        if self.state == LinkState::Connected {
+            self.counters.disconnects += 1;
+        }
+    }
+
+    /// The backend closed or went away.
+    fn detach(&mut self, bstate: XenbusState) {
+        let in_flight = self.tx_in_flight();
+        self.teardown_data();
+        self.state = LinkState::Detached;
+        self.log(format_args!(
+            "backend {bstate:?}: detached ({in_flight} frames in flight failed, {} grants still held by the backend)",
+            self.quarantine.len()
+        ));
+        self.set_front_quiet(XenbusState::Closed);
+    }
+
+    /// Disconnects after an error.
+    fn fail(&mut self, e: NetError) {
+        if e.is_peer_fault() {
+            self.counters.violations += 1;
+        }
+        self.teardown_data();
+        self.log(format_args!("disconnected: {e}"));
+        self.error = Some(e);
+        self.state = LinkState::Failed;
+        // Ask the backend to let go of what it still maps.
+        self.set_front_quiet(XenbusState::Closing);
+    }
+
+    /// A protocol violation seen on the rings.
+    fn violation(&mut self, why: &'static str) -> NetError {
+        self.fail(NetError::PeerMisbehaved(why));
+        NetError::PeerMisbehaved(why)
+    }
+
+    /// Tries again after [`LinkState::Failed`]: the vif re-announces
+    /// itself once the backend is closed, and connects when the backend
+    /// comes back.
+    pub fn restart(&mut self) {
+        if self.state == LinkState::Failed {
+            self.state = LinkState::Detached;
+            self.check_backend = true;
+        }
+    }
+
+    /// Takes the vif down for good: frames in flight fail, frontend
+    /// `Closing` then `Closed` once the backend closed (keep calling
+    /// [`Netfront::poll_xenbus`] until [`Netfront::is_closed`]).
+    pub fn shutdown(&mut self) {
+        self.teardown_data();
+        self.state = LinkState::Shut;
+        self.set_front_quiet(XenbusState::Closing);
+        self.check_backend = true;
+    }
+
+    /// Whether the vif is shut down and every grant was given back.
+    pub fn is_closed(&self) -> bool {
+        self.state == LinkState::Shut
+            && self.front == XenbusState::Closed
+            && self.quarantine.len() == 0
+    }
+
+    /// Refusal of a send while not connected.
+    fn not_connected(&mut self) -> NetError {
+        self.counters.tx_dropped += 1;
+        match (&self.state, &self.error) {
+            (LinkState::Failed, Some(e)) => NetError::Disconnected(e.reason()),
+            _ => NetError::NotConnected,
+        }
+    }
+
+    /// Sends one frame given as slices (copied; the slices may be reused
+    /// on return). `Busy` when the ring or buffers are full: poll and
+    /// retry. The frame counts in [`Counters::tx_packets`] once the backend
+    /// acknowledged it.
+    pub fn send(&mut self, frags: &[&[u8]], offload: TxOffload) -> Result<(), NetError> {
+        if self.state != LinkState::Connected {
+            return Err(self.not_connected());
+        }
+        let Some(dp) = self.data.as_mut() else {
+            return Err(self.not_connected());
+        };
+        let gt = &self.svc.grants;
+        let pages = &self.svc.pages;
+        let mut result = dp.tx.send(gt, pages, frags, &offload);
+        if matches!(result, Err(NetError::Busy(_))) {
+            // Make room from completed sends and try once more.
+            match dp.tx.collect(gt, &mut self.quarantine) {
+                Ok(r) => {
+                    apply_tx(&mut self.counters, &r);
+                    result = dp.tx.send(gt, pages, frags, &offload);
+                }
+                Err(why) => return Err(self.violation(why)),
+            }
+        }
+        match result {
+            Ok(notify) => {
+                if notify {
+                    let port = dp.evtchn.tx();
+                    self.notify(port)?;
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn notify(&mut self, port: xen_platform::services::Port) -> Result<(), NetError> {
+        self.counters.notifications += 1;
+        self.svc.evtchn.notify(port).map_err(NetError::from)
+    }
+
+    /// Does the ring work: takes tx completions, hands every complete
+    /// received frame to `on_rx` (the bytes are a private copy valid
+    /// during the call), reposts rx buffers and re-arms the rings'
+    /// notifications. Nothing happens unless `Connected`. A protocol
+    /// violation disconnects the vif and is returned.
+    pub fn poll(&mut self, mut on_rx: impl FnMut(RxFrame<'_>)) -> Result<PollReport, NetError> {
+        let mut report = PollReport::default();
+        if self.state != LinkState::Connected {
+            self.quarantine.retry(&self.svc.grants);
+            return Ok(report);
+        }
+        let Some(dp) = self.data.as_mut() else {
+            return Ok(report);
+        };
+        let gt = &self.svc.grants;
+        let tx = match dp.tx.collect(gt, &mut self.quarantine) {
+            Ok(r) => r,
+            Err(why) => return Err(self.violation(why)),
+        };
+        apply_tx(&mut self.counters, &tx);
+        report.tx_completed = tx.sent + tx.dropped + tx.errors;
+        let rx = match dp.rx.poll(&mut on_rx) {
+            Ok(r) => r,
+            Err(why) => return Err(self.violation(why)),
+        };
+        let c = &mut self.counters;
+        c.rx_packets += rx.frames;
+        c.rx_bytes += rx.bytes;
+        c.rx_dropped += rx.dropped;
+        c.rx_errors += rx.errors;
+        report.rx_frames = rx.frames;
+        if rx.notify {
+            let port = dp.evtchn.rx();
+            self.notify(port)?;
+        }
+        Ok(report)
+    }
+
+    /// Where the vif is in its life.
+    pub fn state(&self) -> LinkState {
+        self.state
+    }
+
+    /// The error that failed the vif, if it is [`LinkState::Failed`] (or
+    /// was, until it reconnected).
+    pub fn last_error(&self) -> Option<&NetError> {
+        self.error.as_ref()
+    }
+
+    /// The MAC, once the backend's keys were read.
+    pub fn mac(&self) -> Option<Mac> {
+        self.info.as_ref().map(|i| i.mac)
+    }
+
+    /// The MTU, once the backend's keys were read.
+    pub fn mtu(&self) -> Option<u16> {
+        self.info.as_ref().map(|i| i.mtu)
+    }
+
+    /// The backend's features, once read.
+    pub fn backend_features(&self) -> Option<BackendFeatures> {
+        self.info.as_ref().map(|i| i.features)
+    }
+
+    /// The event channels of the data path (wait on these for [`poll`]).
+    ///
+    /// [`poll`]: Netfront::poll
+    pub fn event_channels(&self) -> Option<handshake::EventChannels> {
+        self.data.as_ref().map(|d| d.evtchn)
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Grants this vif holds: rings, rx buffers, frames in flight, and
+    /// pages the backend has not let go of yet.
+    pub fn grants_held(&self) -> usize {
+        self.quarantine.len()
+            + self
+                .data
+                .as_ref()
+                .map_or(0, |d| d.tx.grants() + d.rx.grants())
+    }
+
+    /// Frames sent and not yet acknowledged.
+    pub fn tx_in_flight(&self) -> u32 {
+        self.data.as_ref().map_or(0, |d| d.tx.packets_in_flight())
+    }
+
+    /// The device (`device/vif/<id>`).
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The backend's location.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// The token of the watch on the backend's state (its events are
+    /// consumed by [`Netfront::poll_xenbus`]).
+    pub fn watch_token(&self) -> &str {
+        &self.token
+    }
+
+    /// The services (for the caller's own use of the same handles).
+    pub fn services(&self) -> &Services<E, G, A, S> {
+        &self.svc
+    }
+}
+
+fn apply_tx(c: &mut Counters, r: &crate::tx::TxReport) {
+    c.tx_packets += r.sent;
+    c.tx_bytes += r.sent_bytes;
+    c.tx_dropped += r.dropped;
+    c.tx_errors += r.errors;
+}
+
+impl<E, G, A, S> Drop for Netfront<E, G, A, S>
+where
+    E: EventChannels,
+    G: GrantTable,
+    A: PageAllocator,
+    S: Deref,
+    S::Target: XenstoreOps,
+{
+    /// Releases everything it can; pages the backend still maps are leaked
+    /// rather than freed (the backend could still write them).
+    fn drop(&mut self) {
+        if self.data.is_some() {
+            self.teardown_data();
+            self.set_front_quiet(XenbusState::Closing);
+        }
+        self.quarantine.retry(&self.svc.grants);
+        self.quarantine.leak_all();
+        if self.watching {
+            let _ = self
+                .xs()
+                .unwatch(&format!("{}/state", self.backend.path), &self.token);
+        }
+    }
+}
+
+/// The vifs this domain has (`device/vif/*`).
+pub fn vifs<X: XenstoreOps + ?Sized>(xs: &X) -> Result<Vec<Device>, NetError> {
+    Ok(xenbus::enumerate(xs, "vif")?)
+}
