@@ -1,1 +1,5 @@
-//! Tests.
+//! Host tests of netfront against the simulated netback.
+
+mod common;
+mod datapath;
+mod handshake;
