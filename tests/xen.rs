@@ -7,10 +7,13 @@
 
 #[path = "xen/boot.rs"]
 mod boot;
+#[path = "xen/net.rs"]
+mod net;
 #[path = "xen/services.rs"]
 mod services;
 
 use boot::*;
+use net::*;
 use rumpx::error::Error;
 use rumpx::outcome::ShutdownReason;
 use rumpx::test_host::CommandOutput;
@@ -40,8 +43,11 @@ struct Fixture {
     hello: PathBuf,
     panic: PathBuf,
     platform_check: PathBuf,
+    netcheck: PathBuf,
     /// `rumpx-grant-peek`, as dom0 sees it.
     grant_peek: PathBuf,
+    /// `rumpx-net-probe`, as dom0 sees it.
+    net_probe: PathBuf,
     scratch: PathBuf,
     /// "major.minor" of the Xen the host runs, from dom0's `xl info`.
     xen_version: String,
@@ -110,6 +116,10 @@ fn main() -> ExitCode {
             "dom0_maps_a_granted_page_until_access_ends",
             dom0_maps_a_granted_page_until_access_ends,
         ),
+        (
+            "dom0_pings_echoes_and_streams_through_netfront",
+            dom0_pings_echoes_and_streams_through_netfront,
+        ),
     ];
     // RUMPX_XEN_CASES=word runs only the cases whose names contain it;
     // cases known to fail run only when named that way.
@@ -167,7 +177,9 @@ fn setup() -> rumpx::Result<Fixture> {
     let hello = guest_build::build_guest("hello")?;
     let panic = guest_build::build_guest("panic")?;
     let platform_check = guest_build::build_guest("platform-check")?;
+    let netcheck = guest_build::build_guest("netcheck")?;
     let grant_peek = guest_build::build_dom0_tool("rumpx-grant-peek")?;
+    let net_probe = guest_build::build_dom0_tool("rumpx-net-probe")?;
     let image = job::check_image(&hello)?;
     println!(
         "figure: hello image: {} KiB file, {} KiB loaded",
@@ -194,12 +206,15 @@ fn setup() -> rumpx::Result<Fixture> {
         source,
     })?;
     let grant_peek = host.install_tool(&grant_peek)?;
+    let net_probe = host.install_tool(&net_probe)?;
     Ok(Fixture {
         host,
         hello,
         panic,
         platform_check,
+        netcheck,
         grant_peek,
+        net_probe,
         scratch,
         xen_version,
     })

@@ -79,7 +79,14 @@ pub(crate) fn guest_thread_sees_every_one_of_1000_dom0_writes(f: &Fixture) -> Ve
            args=()\n\
            for i in $(seq $((batch * 100 + 1)) $((batch * 100 + 100))); do args+=(\"$base/rumpx/k$i\" \"v$i\"); done\n\
            echo \"$EPOCHREALTIME batch $batch: writing\"\n\
-           xenstore-write \"${{args[@]}}\" || exit 1\n\
+           # xenstore-write puts several keys in one transaction; it retries a\n\
+           # conflict (EAGAIN) itself, other failures are shown and retried here.\n\
+           for try in 1 2 3 4 5; do\n\
+             xenstore-write \"${{args[@]}}\" && break\n\
+             echo \"$EPOCHREALTIME batch $batch: xenstore-write failed (try $try); xenstored says:\"\n\
+             tail -n 12 /run/xenstored.trace; cp /run/xenstored.trace /share/xenstored.trace.$dom.$try\n\
+             [ $try -eq 5 ] && exit 1\n\
+           done\n\
            echo \"$EPOCHREALTIME batch $batch: written\"\n\
            # After the last batch the guest reports and powers off at once: its\n\
            # console's summary is the proof, so dom0 does not wait for it.\n\

@@ -109,14 +109,14 @@ mod xen {
         }
     }
 
-    /// Xen system time in nanoseconds (monotonic; 0 before the shared-info
-    /// page is mapped).
     /// The PV clock record and the TSC read right after it (diagnostics:
     /// what [`monotonic_ns`] computes from).
     pub fn clock_sample() -> Option<(PvClock, u64)> {
         pv_clock().map(|c| (c, tsc::rdtsc()))
     }
 
+    /// Xen system time in nanoseconds (monotonic; 0 before the shared-info
+    /// page is mapped).
     pub fn monotonic_ns() -> u64 {
         match pv_clock() {
             Some(c) => c.system_time_at(tsc::rdtsc()),

@@ -20,6 +20,6 @@ pub mod xl_config;
 
 pub use error::{Error, Result};
 pub use job::GuestSpec;
-pub use xl_config::Vif;
 pub use outcome::{ConsoleLine, GuestOutcome, ShutdownReason};
 pub use test_host::{HostOptions, TestHost};
+pub use xl_config::Vif;
