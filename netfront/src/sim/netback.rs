@@ -396,6 +396,8 @@ impl SimNetback {
     /// directory with it.
     pub fn kill(&mut self) {
         self.conn = None;
+        self.sent.clear();
+        self.to_guest.clear();
         self.hv.grants.release_all(self.back);
         let _ = self.xs.rm(Tx::NONE, &self.back_path);
         self.removed = true;
@@ -833,7 +835,10 @@ impl SimNetback {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
-        if let Some(m) = self.malice.filter(|m| !m.is_tx()) {
+        if let Some(m) = self
+            .malice
+            .filter(|m| !m.is_tx() && *m != Malice::RxRspProdTooFar)
+        {
             if self.rx_malice(&mut conn, m) {
                 self.malice = None;
             }
@@ -927,6 +932,14 @@ impl SimNetback {
             self.notify(conn.rx_port);
         }
         let _ = conn.rx.final_check_for_requests();
+        if self.malice == Some(Malice::RxRspProdTooFar) {
+            // After the honest push, which would overwrite it.
+            self.malice = None;
+            let avail = conn.rx.unconsumed_requests().unwrap_or(0);
+            let p = conn.rx.rsp_prod_pvt().wrapping_add(avail + 5);
+            conn.rx.publish_raw_rsp_prod(p);
+            self.notify(conn.rx_port);
+        }
         self.conn = Some(conn);
     }
 
@@ -988,12 +1001,6 @@ impl SimNetback {
                 if peek_ids.len() < NR_SLOTS_MIN + 1 {
                     return false;
                 }
-            }
-            Malice::RxRspProdTooFar => {
-                let p = c.rx.rsp_prod_pvt().wrapping_add(avail as u32 + 5);
-                c.rx.publish_raw_rsp_prod(p);
-                self.notify(c.rx_port);
-                return true;
             }
             Malice::RxRandom(n) => {
                 for _ in 0..n {

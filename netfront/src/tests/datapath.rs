@@ -531,11 +531,16 @@ fn traffic_under_every_fault() {
             },
         ),
     ];
-    for (name, wf, bf) in cases {
-        for seed in 1..=3 {
-            run_with_faults(seed, wf, bf, &format!("{name} (seed {seed})"));
+    // The cases are independent machines: run them side by side.
+    thread::scope(|s| {
+        for (name, wf, bf) in cases {
+            s.spawn(move || {
+                for seed in 1..=3 {
+                    run_with_faults(seed, wf, bf, &format!("{name} (seed {seed})"));
+                }
+            });
         }
-    }
+    });
 }
 
 /// The backend runs in its own thread (with a loopback wire) while the

@@ -2,4 +2,7 @@
 
 mod common;
 mod datapath;
+mod fuzz;
 mod handshake;
+mod malicious;
+mod reconnect;

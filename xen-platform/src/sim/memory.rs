@@ -47,10 +47,14 @@ impl PageStore {
 
     fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), XenError> {
         check_page_range(offset, buf.len())?;
-        for (i, b) in buf.iter_mut().enumerate() {
+        let mut i = 0;
+        while i < buf.len() {
             let at = offset + i;
-            let word = self.words[at / 4].load(Ordering::Relaxed);
-            *b = word.to_le_bytes()[at % 4];
+            let (w, first) = (at / 4, at % 4);
+            let n = (4 - first).min(buf.len() - i);
+            let word = self.words[w].load(Ordering::Relaxed).to_le_bytes();
+            buf[i..i + n].copy_from_slice(&word[first..first + n]);
+            i += n;
         }
         Ok(())
     }
