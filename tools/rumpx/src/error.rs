@@ -41,9 +41,20 @@ pub enum Error {
         /// The first problem found.
         reason: crate::pvh_elf::PvhError,
     },
+    /// The kernel is not a Linux bzImage that xl can boot.
+    #[error("{} is not a bootable Linux kernel: {reason}", path.display())]
+    NotLinuxKernel {
+        /// The kernel file.
+        path: PathBuf,
+        /// The first problem found.
+        reason: crate::bzimage::BzImageError,
+    },
     /// Assembling dom0's initramfs failed.
     #[error("dom0 image: {0}")]
     Dom0Image(String),
+    /// Assembling the Linux DomU's boot files failed.
+    #[error("Linux DomU image: {0}")]
+    LinuxDomuImage(String),
     /// The embedded test host failed to come up, or died.
     #[error("test host: {0}")]
     TestHost(String),

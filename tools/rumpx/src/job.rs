@@ -2,23 +2,42 @@
 //! time limit) and the outputs it leaves (console, xl log, result), followed
 //! live. Shared by the embedded test host and a real dom0.
 
+use crate::bzimage::check_bzimage;
 use crate::error::{io_at, Error, Result};
 use crate::outcome::{parse_stamped_line, ConsoleLine, GuestOutcome, RunRecord};
 use crate::pvh_elf::{check_pvh_image, PvhImage};
-use crate::xl_config::{Vif, XlConfig};
+use crate::xl_config::{GuestType, TscMode, Vif, XlConfig};
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// What kind of kernel a guest boots, which decides how it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelKind {
+    /// A rumpx guest: a PVH ELF image, checked with `pvh_elf`.
+    Rumpx,
+    /// A Linux kernel (bzImage), checked with `bzimage`; xl's own loader
+    /// unpacks it.
+    Linux,
+}
+
 /// A guest to run.
 #[derive(Debug, Clone)]
 pub struct GuestSpec {
     /// The domain name.
     pub name: String,
-    /// The PVH image on this machine.
+    /// The kernel image on this machine.
     pub image: PathBuf,
+    /// What kind of kernel `image` is.
+    pub kind: KernelKind,
+    /// How xl boots it (`type`).
+    pub guest_type: GuestType,
+    /// An initial ramdisk on this machine, handed to the kernel.
+    pub ramdisk: Option<PathBuf>,
+    /// xl's `tsc_mode`, when not left to xl.
+    pub tsc_mode: Option<TscMode>,
     /// Memory in MiB.
     pub memory_mib: u32,
     /// The guest's command line (xl's `extra=`).
@@ -30,16 +49,41 @@ pub struct GuestSpec {
 }
 
 impl GuestSpec {
-    /// A 32 MiB guest with no command line and a 60 s limit.
+    /// A 32 MiB rumpx PVH guest with no command line and a 60 s limit.
     pub fn new(name: impl Into<String>, image: impl Into<PathBuf>) -> Self {
         GuestSpec {
             name: name.into(),
             image: image.into(),
+            kind: KernelKind::Rumpx,
+            guest_type: GuestType::Pvh,
+            ramdisk: None,
+            tsc_mode: None,
             memory_mib: 32,
             extra: None,
             timeout: Duration::from_secs(60),
             vifs: Vec::new(),
         }
+    }
+
+    /// A Linux PVH guest: `kernel` (a bzImage) with `ramdisk` as its
+    /// initramfs, reading the native TSC (on the test host Xen cannot
+    /// emulate the RDTSCP Linux issues). Otherwise like [`GuestSpec::new`].
+    pub fn linux(
+        name: impl Into<String>,
+        kernel: impl Into<PathBuf>,
+        ramdisk: impl Into<PathBuf>,
+    ) -> Self {
+        let mut spec = GuestSpec::new(name, kernel);
+        spec.kind = KernelKind::Linux;
+        spec.ramdisk = Some(ramdisk.into());
+        spec.tsc_mode = Some(TscMode::Native);
+        spec
+    }
+
+    /// Sets how xl boots the guest.
+    pub fn guest_type(mut self, guest_type: GuestType) -> Self {
+        self.guest_type = guest_type;
+        self
     }
 
     /// Sets the command line.
@@ -66,10 +110,14 @@ impl GuestSpec {
         self
     }
 
-    /// The xl configuration for this guest, with the image at `kernel` as the
-    /// toolstack will see it.
-    pub fn xl_config(&self, kernel: &Path) -> XlConfig {
+    /// The xl configuration for this guest, with the image at `kernel` and
+    /// the ramdisk (if the guest has one) at `ramdisk`, as the toolstack will
+    /// see them.
+    pub fn xl_config(&self, kernel: &Path, ramdisk: Option<&Path>) -> XlConfig {
         let mut cfg = XlConfig::new(&self.name, kernel);
+        cfg.guest_type = self.guest_type;
+        cfg.ramdisk = ramdisk.map(Path::to_path_buf);
+        cfg.tsc_mode = self.tsc_mode;
         cfg.memory_mib = self.memory_mib;
         cfg.extra = self.extra.clone();
         cfg.vifs = self.vifs.clone();
@@ -86,10 +134,50 @@ pub fn check_image(path: &Path) -> Result<PvhImage> {
     })
 }
 
-/// Writes the job's inputs into `dir`; `kernel` is the image's path as the
-/// toolstack sees it.
-pub fn write_inputs(dir: &Path, spec: &GuestSpec, kernel: &Path) -> Result<()> {
-    let cfg = spec.xl_config(kernel).render()?;
+/// Checks a guest's kernel the way its kind asks for, before anything is
+/// booted: a rumpx image must be a PVH ELF; a Linux kernel a bzImage whose
+/// initialisation area fits in the guest's memory, with its ramdisk present.
+pub fn check_kernel(spec: &GuestSpec) -> Result<()> {
+    match spec.kind {
+        KernelKind::Rumpx => check_image(&spec.image).map(|_| ()),
+        KernelKind::Linux => {
+            let bytes = fs::read(&spec.image).map_err(io_at(&spec.image))?;
+            let image = check_bzimage(&bytes).map_err(|reason| Error::NotLinuxKernel {
+                path: spec.image.clone(),
+                reason,
+            })?;
+            if u64::from(spec.memory_mib) < image.min_memory_mib() {
+                return Err(Error::Invalid {
+                    what: "guest memory",
+                    detail: format!(
+                        "{} MiB for {}: the kernel {} needs at least {} MiB \
+                         (it runs from {:#x} and initialises {} KiB)",
+                        spec.memory_mib,
+                        spec.name,
+                        spec.image.display(),
+                        image.min_memory_mib(),
+                        image.pref_address,
+                        image.init_size / 1024
+                    ),
+                });
+            }
+            if let Some(ramdisk) = &spec.ramdisk {
+                fs::metadata(ramdisk).map_err(io_at(ramdisk))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Writes the job's inputs into `dir`; `kernel` and `ramdisk` are the
+/// paths of the image and the ramdisk as the toolstack sees them.
+pub fn write_inputs(
+    dir: &Path,
+    spec: &GuestSpec,
+    kernel: &Path,
+    ramdisk: Option<&Path>,
+) -> Result<()> {
+    let cfg = spec.xl_config(kernel, ramdisk).render()?;
     fs::write(dir.join("guest.cfg"), cfg).map_err(io_at(dir.join("guest.cfg")))?;
     let timeout = spec.timeout.as_secs().max(1).to_string();
     fs::write(dir.join("timeout"), timeout).map_err(io_at(dir.join("timeout")))?;
@@ -211,11 +299,41 @@ mod tests {
         let spec = GuestSpec::new("hello", "/tmp/hello")
             .extra("a=b")
             .timeout(Duration::from_secs(7));
-        write_inputs(&dir, &spec, Path::new("/share/jobs/1/hello")).unwrap();
+        write_inputs(&dir, &spec, Path::new("/share/jobs/1/hello"), None).unwrap();
         let cfg = fs::read_to_string(dir.join("guest.cfg")).unwrap();
         assert!(cfg.contains("kernel = \"/share/jobs/1/hello\""));
         assert!(cfg.contains("extra = \"a=b\""));
+        assert!(!cfg.contains("ramdisk"));
         assert_eq!(fs::read_to_string(dir.join("timeout")).unwrap(), "7");
+
+        let linux = GuestSpec::linux("linux", "/tmp/vmlinuz", "/tmp/initrd").memory_mib(128);
+        write_inputs(
+            &dir,
+            &linux,
+            Path::new("/share/jobs/2/kernel"),
+            Some(Path::new("/share/jobs/2/ramdisk")),
+        )
+        .unwrap();
+        let cfg = fs::read_to_string(dir.join("guest.cfg")).unwrap();
+        assert!(cfg.contains("ramdisk = \"/share/jobs/2/ramdisk\""), "{cfg}");
+        assert!(cfg.contains("tsc_mode = \"native\""), "{cfg}");
+        assert!(cfg.contains("memory = 128"), "{cfg}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn checks_each_kind_of_kernel_its_own_way() {
+        let dir = std::env::temp_dir().join(format!("rumpx-job-kernels-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("script");
+        fs::write(&script, b"#!/bin/sh\n").unwrap();
+        let as_rumpx = check_kernel(&GuestSpec::new("a", &script)).unwrap_err();
+        assert!(matches!(as_rumpx, Error::NotPvhImage { .. }), "{as_rumpx}");
+        let as_linux = check_kernel(&GuestSpec::linux("b", &script, &script)).unwrap_err();
+        assert!(
+            matches!(as_linux, Error::NotLinuxKernel { .. }),
+            "{as_linux}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -2,6 +2,7 @@
 //! run guests with `xl create` on a local Xen or on the embedded Xen test
 //! host (Xen + Linux dom0 under QEMU), and read how they ended.
 
+pub mod bzimage;
 pub mod cpio;
 pub mod dom0_image;
 pub mod elf_image;

@@ -23,7 +23,7 @@ pub fn available() -> bool {
 
 /// Runs one guest with the local `xl`, following its console.
 pub fn run_guest(spec: &GuestSpec, on_line: &mut dyn FnMut(&ConsoleLine)) -> Result<GuestOutcome> {
-    job::check_image(&spec.image)?;
+    job::check_kernel(spec)?;
     if !Path::new(CONSOLE_LOG_DIR).is_dir() {
         return Err(Error::Invalid {
             what: "dom0 setup",
@@ -35,7 +35,11 @@ pub fn run_guest(spec: &GuestSpec, on_line: &mut dyn FnMut(&ConsoleLine)) -> Res
     }
     let dir = unique_dir("rumpx-run")?;
     let image = fs::canonicalize(&spec.image).map_err(io_at(&spec.image))?;
-    job::write_inputs(&dir, spec, &image)?;
+    let ramdisk = match &spec.ramdisk {
+        Some(r) => Some(fs::canonicalize(r).map_err(io_at(r))?),
+        None => None,
+    };
+    job::write_inputs(&dir, spec, &image, ramdisk.as_deref())?;
     let mut runner = Command::new("bash")
         .arg("-c")
         .arg(RUN_GUEST)

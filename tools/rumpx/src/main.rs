@@ -113,7 +113,7 @@ fn run(cli: Cli) -> rumpx::Result<ExitCode> {
                 path: spec.image.clone(),
                 source,
             })?;
-            print!("{}", spec.xl_config(&kernel).render()?);
+            print!("{}", spec.xl_config(&kernel, None).render()?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run {

@@ -103,21 +103,28 @@ impl TestHost {
     }
 
     /// Runs one guest with `xl create` in dom0 and waits for it to end,
-    /// handing each console line to `on_line` as dom0 sees it. The image is
-    /// checked first: one Xen cannot boot as PVH is refused before anything runs.
+    /// handing each console line to `on_line` as dom0 sees it. The kernel is
+    /// checked first (see [`job::check_kernel`]): one Xen cannot boot is
+    /// refused before anything runs.
     pub fn run_guest(
         &self,
         spec: &GuestSpec,
         on_line: &mut dyn FnMut(&ConsoleLine),
     ) -> Result<GuestOutcome> {
-        job::check_image(&spec.image)?;
+        job::check_kernel(spec)?;
         let id = format!("g{}", self.next_job.fetch_add(1, Ordering::Relaxed));
         let dir = self.share.join("jobs").join(&id);
         fs::create_dir_all(&dir).map_err(io_at(&dir))?;
-        let image_name = "kernel";
-        fs::copy(&spec.image, dir.join(image_name)).map_err(io_at(&spec.image))?;
-        let kernel_in_dom0 = Path::new("/share/jobs").join(&id).join(image_name);
-        job::write_inputs(&dir, spec, &kernel_in_dom0)?;
+        let in_dom0 = |name: &str| Path::new("/share/jobs").join(&id).join(name);
+        fs::copy(&spec.image, dir.join("kernel")).map_err(io_at(&spec.image))?;
+        let ramdisk_in_dom0 = match &spec.ramdisk {
+            Some(ramdisk) => {
+                fs::copy(ramdisk, dir.join("ramdisk")).map_err(io_at(ramdisk))?;
+                Some(in_dom0("ramdisk"))
+            }
+            None => None,
+        };
+        job::write_inputs(&dir, spec, &in_dom0("kernel"), ramdisk_in_dom0.as_deref())?;
         self.submit(&id, "go")?;
         let done = self.share.join("jobs").join(format!("{id}.done"));
         let deadline = Instant::now() + spec.timeout + Duration::from_secs(60);

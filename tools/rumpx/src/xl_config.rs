@@ -1,9 +1,9 @@
-//! Writes plain xl domain configuration files (xl.cfg(5)) for PVH guests:
-//! the same file a user keeps and starts with `xl create`.
+//! Writes plain xl domain configuration files (xl.cfg(5)) for PVH (and PV)
+//! guests: the same file a user keeps and starts with `xl create`.
 
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What the toolstack does when the guest shuts down for a given reason
 /// (xl.cfg's `on_poweroff`, `on_reboot`, `on_crash`).
@@ -23,6 +23,58 @@ impl ShutdownAction {
             ShutdownAction::Destroy => "destroy",
             ShutdownAction::Restart => "restart",
             ShutdownAction::Preserve => "preserve",
+        }
+    }
+}
+
+/// How the guest is booted (xl.cfg's `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestType {
+    /// `type = "pvh"`: a hardware-virtualized guest without emulated devices,
+    /// entered at its `XEN_ELFNOTE_PHYS32_ENTRY`. What rumpx guests are.
+    Pvh,
+    /// `type = "pv"`: a paravirtualized guest (no hardware virtualization needed).
+    Pv,
+}
+
+impl GuestType {
+    fn as_xl(self) -> &'static str {
+        match self {
+            GuestType::Pvh => "pvh",
+            GuestType::Pv => "pv",
+        }
+    }
+
+    /// The upper-case name used in reports and comments.
+    pub fn label(self) -> &'static str {
+        match self {
+            GuestType::Pvh => "PVH",
+            GuestType::Pv => "PV",
+        }
+    }
+}
+
+/// How the guest's TSC is offered (xl.cfg's `tsc_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TscMode {
+    /// `default`: Xen decides (it traps RDTSC(P) when the TSC is not invariant).
+    Default,
+    /// `always_emulate`: every TSC read traps.
+    AlwaysEmulate,
+    /// `native`: the guest reads the hardware TSC. A Linux guest needs this
+    /// on the test host, where Xen fails to emulate a trapped RDTSCP.
+    Native,
+    /// `native_paravirt`: native, with the PV clock advertised.
+    NativeParavirt,
+}
+
+impl TscMode {
+    fn as_xl(self) -> &'static str {
+        match self {
+            TscMode::Default => "default",
+            TscMode::AlwaysEmulate => "always_emulate",
+            TscMode::Native => "native",
+            TscMode::NativeParavirt => "native_paravirt",
         }
     }
 }
@@ -73,17 +125,24 @@ impl Vif {
     }
 }
 
-/// A PVH guest's xl configuration.
+/// A guest's xl configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XlConfig {
+    /// How the guest boots (`type`).
+    pub guest_type: GuestType,
     /// The domain name (`name`).
     pub name: String,
     /// The guest image, as the toolstack will see the path (`kernel`).
     pub kernel: PathBuf,
+    /// An initial ramdisk handed to the kernel (`ramdisk`), as the toolstack
+    /// will see the path; xl unpacks a gzip'd one itself.
+    pub ramdisk: Option<PathBuf>,
     /// Memory in MiB (`memory`).
     pub memory_mib: u32,
     /// Virtual CPUs (`vcpus`).
     pub vcpus: u32,
+    /// `tsc_mode`, when not left to xl.
+    pub tsc_mode: Option<TscMode>,
     /// The guest's command line (`extra`), if any.
     pub extra: Option<String>,
     /// Network interfaces (`vif`), in device order.
@@ -97,14 +156,17 @@ pub struct XlConfig {
 }
 
 impl XlConfig {
-    /// A one-vCPU, 32 MiB guest that is destroyed however it ends, so that
-    /// `xl create -F` returns with the shutdown reason.
+    /// A one-vCPU, 32 MiB PVH guest that is destroyed however it ends, so
+    /// that `xl create -F` returns with the shutdown reason.
     pub fn new(name: impl Into<String>, kernel: impl Into<PathBuf>) -> Self {
         XlConfig {
+            guest_type: GuestType::Pvh,
             name: name.into(),
             kernel: kernel.into(),
+            ramdisk: None,
             memory_mib: 32,
             vcpus: 1,
+            tsc_mode: None,
             extra: None,
             vifs: Vec::new(),
             on_poweroff: ShutdownAction::Destroy,
@@ -125,21 +187,26 @@ impl XlConfig {
                 ),
             });
         }
-        let kernel = self.kernel.to_str().ok_or_else(|| Error::Invalid {
-            what: "kernel path",
-            detail: format!("{} is not UTF-8", self.kernel.display()),
-        })?;
+        let kernel = utf8_path("kernel path", &self.kernel)?;
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "# xl.cfg(5) for a rumpx PVH guest; start it with `xl create <this file>`"
+            "# xl.cfg(5) for a rumpx {} guest; start it with `xl create <this file>`",
+            self.guest_type.label()
         );
-        let _ = writeln!(out, "type = \"pvh\"");
+        let _ = writeln!(out, "type = \"{}\"", self.guest_type.as_xl());
         let _ = writeln!(out, "name = {}", quote("name", &self.name)?);
         let _ = writeln!(out, "kernel = {}", quote("kernel path", kernel)?);
+        if let Some(ramdisk) = &self.ramdisk {
+            let ramdisk = utf8_path("ramdisk path", ramdisk)?;
+            let _ = writeln!(out, "ramdisk = {}", quote("ramdisk path", ramdisk)?);
+        }
         let _ = writeln!(out, "memory = {}", self.memory_mib);
         let _ = writeln!(out, "vcpus = {}", self.vcpus);
+        if let Some(mode) = self.tsc_mode {
+            let _ = writeln!(out, "tsc_mode = \"{}\"", mode.as_xl());
+        }
         if let Some(extra) = &self.extra {
             let _ = writeln!(out, "extra = {}", quote("command line", extra)?);
         }
@@ -156,6 +223,14 @@ impl XlConfig {
         let _ = writeln!(out, "on_crash = \"{}\"", self.on_crash.as_xl());
         Ok(out)
     }
+}
+
+/// A path as the UTF-8 text xl.cfg holds.
+fn utf8_path<'a>(what: &'static str, path: &'a Path) -> Result<&'a str> {
+    path.to_str().ok_or_else(|| Error::Invalid {
+        what,
+        detail: format!("{} is not UTF-8", path.display()),
+    })
 }
 
 /// Domain names: what xl and xenstore paths accept without surprises.
@@ -243,9 +318,44 @@ mod tests {
     }
 
     #[test]
+    fn renders_a_linux_guest_with_a_ramdisk() {
+        let mut cfg = XlConfig::new("linux", "/share/jobs/2/kernel");
+        cfg.ramdisk = Some("/share/jobs/2/ramdisk".into());
+        cfg.tsc_mode = Some(TscMode::Native);
+        cfg.memory_mib = 128;
+        cfg.extra = Some("console=hvc0 rumpx.ip=10.99.0.3/24".into());
+        assert_eq!(
+            cfg.render().unwrap(),
+            "# xl.cfg(5) for a rumpx PVH guest; start it with `xl create <this file>`\n\
+             type = \"pvh\"\n\
+             name = \"linux\"\n\
+             kernel = \"/share/jobs/2/kernel\"\n\
+             ramdisk = \"/share/jobs/2/ramdisk\"\n\
+             memory = 128\n\
+             vcpus = 1\n\
+             tsc_mode = \"native\"\n\
+             extra = \"console=hvc0 rumpx.ip=10.99.0.3/24\"\n\
+             on_poweroff = \"destroy\"\n\
+             on_reboot = \"destroy\"\n\
+             on_crash = \"destroy\"\n"
+        );
+        cfg.guest_type = GuestType::Pv;
+        let text = cfg.render().unwrap();
+        assert!(text.contains("type = \"pv\"\n"), "{text}");
+        assert!(
+            text.starts_with("# xl.cfg(5) for a rumpx PV guest"),
+            "{text}"
+        );
+        cfg.ramdisk = Some("/share/x\"y\nz".into());
+        assert!(cfg.render().is_err());
+    }
+
+    #[test]
     fn leaves_out_extra_when_there_is_none() {
         let text = XlConfig::new("a", "/k").render().unwrap();
         assert!(!text.contains("extra"));
+        assert!(!text.contains("ramdisk"));
+        assert!(!text.contains("tsc_mode"));
     }
 
     #[test]
