@@ -32,6 +32,8 @@ pub(crate) struct RxReport {
     pub(crate) errors: u64,
     /// Whether the backend must be notified of refilled buffers.
     pub(crate) notify: bool,
+    /// Responses were left for the next poll (the round limit was hit).
+    pub(crate) more: bool,
 }
 
 /// The rx ring of a connected vif and its buffer pages.
@@ -132,8 +134,11 @@ impl<P: SharedPage> RxQueue<P> {
         &mut self,
         deliver: &mut dyn FnMut(RxFrame<'_>),
     ) -> Result<RxReport, &'static str> {
-        let mut report = RxReport::default();
         // Each round consumes at most one ring's worth before reposting.
+        let mut report = RxReport {
+            more: true,
+            ..RxReport::default()
+        };
         for _ in 0..4 {
             loop {
                 let pos = self.ring.rsp_cons();
@@ -180,6 +185,7 @@ impl<P: SharedPage> RxQueue<P> {
             self.refill();
             report.notify |= self.ring.push_requests_and_check_notify();
             if !self.ring.final_check_for_responses().map_err(peer_reason)? {
+                report.more = false;
                 break;
             }
         }

@@ -85,6 +85,10 @@ pub struct PollReport {
     pub rx_frames: u64,
     /// Sent frames the backend acknowledged (any outcome).
     pub tx_completed: u64,
+    /// Received slots are still waiting (the poll stopped after a few
+    /// ring's worth): poll again before sleeping, as no event will come
+    /// for them.
+    pub more_pending: bool,
 }
 
 /// A network frontend device (`device/vif/<id>`).
@@ -559,6 +563,7 @@ where
         c.rx_dropped += rx.dropped;
         c.rx_errors += rx.errors;
         report.rx_frames = rx.frames;
+        report.more_pending = rx.more;
         if rx.notify {
             let port = dp.evtchn.rx();
             self.notify(port)?;
