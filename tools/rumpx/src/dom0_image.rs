@@ -85,7 +85,7 @@ pub const HOST_PACKAGES: &[&str] = &[
 ];
 
 /// The metapackage naming the current Debian 12 kernel.
-const KERNEL_METAPACKAGE: &str = "linux-image-amd64";
+pub const KERNEL_METAPACKAGE: &str = "linux-image-amd64";
 
 /// Kernel modules dom0 loads (with their dependencies): Xen device files,
 /// the backends, bridging, loop devices, TAP, and the 9p share.
@@ -212,7 +212,7 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<B
 /// Removes a folder tree if it exists. Removing a large tree was seen to fail
 /// once with "Directory not empty" on these machines and succeed when
 /// repeated, so it is tried a few times.
-fn remove_tree(path: &Path) -> Result<()> {
+pub(crate) fn remove_tree(path: &Path) -> Result<()> {
     let mut last = None;
     for _ in 0..3 {
         match fs::remove_dir_all(path) {
@@ -244,7 +244,7 @@ fn manifest(debs: &[PathBuf]) -> String {
 }
 
 /// The only file in `dir` whose name starts with `prefix` and ends with `suffix`.
-fn find_one(dir: &Path, prefix: &str, suffix: &str) -> Result<PathBuf> {
+pub(crate) fn find_one(dir: &Path, prefix: &str, suffix: &str) -> Result<PathBuf> {
     let mut found: Vec<PathBuf> = fs::read_dir(dir)
         .map_err(io_at(dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))

@@ -11,6 +11,7 @@ pub mod fingerprint;
 pub mod guest_build;
 pub mod job;
 pub mod kernel_modules;
+pub mod linux_domu;
 pub mod local_xen;
 pub mod outcome;
 pub mod packages;

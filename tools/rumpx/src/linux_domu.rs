@@ -1,0 +1,417 @@
+//! The Linux DomU that benchmarks compare rumpx guests with: the kernel of
+//! the Debian package dom0 boots, and a small initramfs written here (our
+//! cpio writer; busybox from `busybox-static`; `xen-netfront` and what it
+//! depends on; the init script `linux-domu/init`), which brings eth0 up with
+//! the address on the kernel command line and serves a TCP sink (port 9) and
+//! echo (port 7). Built once into the package cache and reused while its
+//! inputs (the package files and our scripts) stay the same.
+
+use crate::cpio::CpioWriter;
+use crate::dom0_image::{remove_tree, KERNEL_METAPACKAGE};
+use crate::error::{io_at, Error, Result};
+use crate::fingerprint::fnv1a;
+use crate::kernel_modules;
+use crate::packages::{self, PackageCache};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// The package besides the kernel that the initramfs is made of.
+const BUSYBOX_PACKAGE: &str = "busybox-static";
+
+/// Kernel modules the guest loads (with their dependencies, in load order).
+pub const MODULES: &[&str] = &["xen-netfront"];
+
+/// The busybox applets the init script and the kernel run, linked in `bin`
+/// (and `sbin` is a link to `bin`: the kernel runs `/sbin/poweroff` when
+/// Xen asks the guest to shut down).
+pub const APPLETS: &[&str] = &[
+    "sh", "cat", "echo", "insmod", "ip", "mount", "nc", "sleep", "poweroff", "reboot", "halt",
+];
+
+/// The guest's init script.
+const INIT: &str = include_str!("../linux-domu/init");
+/// The program serving one TCP sink connection.
+const SINK: &str = include_str!("../linux-domu/rumpx-sink");
+
+/// What the init script prints once its services listen.
+pub const READY_MARKER: &str = "rumpx-linux: ready";
+
+/// Bump when the initramfs's layout changes, so cached ones are rebuilt.
+const FORMAT: u32 = 1;
+
+/// The guest's boot files.
+#[derive(Debug, Clone)]
+pub struct LinuxDomuFiles {
+    /// Debian's kernel (a bzImage), the same one dom0 runs.
+    pub kernel: PathBuf,
+    /// The initramfs: one gzip stream (libxc, which unpacks it, reads only
+    /// the first stream of a concatenation).
+    pub ramdisk: PathBuf,
+}
+
+/// The kernel command line giving the guest `address` (`A.B.C.D/LEN`) on
+/// eth0 and its console on hvc0.
+pub fn command_line(address: &str) -> String {
+    format!("console=hvc0 loglevel=4 rumpx.ip={address}")
+}
+
+/// Fetches what is missing and builds the boot files unless a build from the
+/// same inputs is cached. `progress` hears about each long step.
+pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<LinuxDomuFiles> {
+    let kernel_package = cache.resolve_metapackage(KERNEL_METAPACKAGE, "linux-image-")?;
+    progress("fetching the Linux DomU's Debian packages (first use only)");
+    let debs = cache.fetch(&[&kernel_package, BUSYBOX_PACKAGE])?;
+
+    let out = cache.dir().join("linux-domu");
+    fs::create_dir_all(&out).map_err(io_at(&out))?;
+    let files = LinuxDomuFiles {
+        kernel: out.join("vmlinuz"),
+        ramdisk: out.join("initrd.cpio.gz"),
+    };
+    let manifest = manifest(&debs);
+    let manifest_path = out.join("manifest");
+    let up_to_date = fs::read_to_string(&manifest_path).is_ok_and(|m| m == manifest)
+        && files.kernel.exists()
+        && files.ramdisk.exists();
+    if up_to_date {
+        return Ok(files);
+    }
+
+    progress("assembling the Linux DomU's initramfs");
+    let root = out.join(format!("root-{}", std::process::id()));
+    remove_tree(&root)?;
+    fs::create_dir_all(&root).map_err(io_at(&root))?;
+    let built = build(&debs, &root, &files);
+    let removed = remove_tree(&root);
+    built?;
+    removed?;
+    fs::write(&manifest_path, manifest).map_err(io_at(&manifest_path))?;
+    Ok(files)
+}
+
+/// Unpacks the packages into `root` and writes the boot files from it.
+fn build(debs: &[PathBuf], root: &Path, files: &LinuxDomuFiles) -> Result<()> {
+    for deb in debs {
+        packages::extract(deb, root)?;
+    }
+    let version = kernel_version(root)?;
+    let vmlinuz = root.join("boot").join(format!("vmlinuz-{version}"));
+    let tmp = files.kernel.with_extension("tmp");
+    fs::copy(&vmlinuz, &tmp).map_err(io_at(&vmlinuz))?;
+    fs::rename(&tmp, &files.kernel).map_err(io_at(&files.kernel))?;
+
+    let module_dir = root.join("lib/modules").join(&version);
+    let index = kernel_modules::index_modules(&module_dir.join("kernel"))?;
+    let modules: Vec<PathBuf> = kernel_modules::load_order(&index, MODULES)?
+        .into_iter()
+        .map(|p| p.strip_prefix(root).map(Path::to_path_buf).unwrap_or(p))
+        .collect();
+    write_initramfs(root, &initramfs_entries(&modules), &files.ramdisk)
+}
+
+/// The kernel release the package holds: the only folder in `lib/modules`.
+fn kernel_version(root: &Path) -> Result<String> {
+    let dir = root.join("lib/modules");
+    let mut versions: Vec<String> = fs::read_dir(&dir)
+        .map_err(io_at(&dir))?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    versions.sort();
+    match versions.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(Error::LinuxDomuImage(format!(
+            "expected one kernel release in the kernel package's lib/modules, found {versions:?}"
+        ))),
+    }
+}
+
+/// What the boot files are made from: the exact package files and our scripts.
+fn manifest(debs: &[PathBuf]) -> String {
+    let mut names: Vec<String> = debs
+        .iter()
+        .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    format!(
+        "format {FORMAT}\ninit {:016x}\nsink {:016x}\nmodules {}\napplets {}\n{}\n",
+        fnv1a(INIT.as_bytes()),
+        fnv1a(SINK.as_bytes()),
+        MODULES.join(","),
+        APPLETS.join(","),
+        names.join("\n")
+    )
+}
+
+/// Where an initramfs file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Written by this module.
+    Text(String),
+    /// A file of the unpacked packages, relative to their root.
+    Unpacked(PathBuf),
+}
+
+/// One initramfs entry; paths are relative to the guest's `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A folder.
+    Dir(String),
+    /// A regular file with permission bits.
+    File {
+        /// Its path.
+        path: String,
+        /// Permission bits.
+        mode: u32,
+        /// Its bytes.
+        source: Source,
+    },
+    /// A symbolic link.
+    Symlink {
+        /// Its path.
+        path: String,
+        /// What it points to.
+        target: String,
+    },
+}
+
+impl Entry {
+    /// The entry's path.
+    pub fn path(&self) -> &str {
+        match self {
+            Entry::Dir(path) | Entry::File { path, .. } | Entry::Symlink { path, .. } => path,
+        }
+    }
+}
+
+/// Everything in the initramfs, in archive order (each folder before what
+/// it holds), for `modules` (paths inside the unpacked packages, in load order).
+pub fn initramfs_entries(modules: &[PathBuf]) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    let mut dirs = BTreeSet::new();
+    let mut dir = |entries: &mut Vec<Entry>, path: &Path| {
+        let mut chain: Vec<&Path> = path
+            .ancestors()
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect();
+        chain.reverse();
+        for p in chain {
+            if dirs.insert(p.to_path_buf()) {
+                entries.push(Entry::Dir(p.to_string_lossy().into_owned()));
+            }
+        }
+    };
+    for empty in ["proc", "sys", "dev", "tmp", "bin", "etc/rumpx"] {
+        dir(&mut entries, Path::new(empty));
+    }
+    entries.push(Entry::Symlink {
+        path: "sbin".into(),
+        target: "bin".into(),
+    });
+    entries.push(Entry::File {
+        path: "init".into(),
+        mode: 0o755,
+        source: Source::Text(INIT.into()),
+    });
+    entries.push(Entry::File {
+        path: "bin/busybox".into(),
+        mode: 0o755,
+        source: Source::Unpacked("bin/busybox".into()),
+    });
+    for applet in APPLETS {
+        entries.push(Entry::Symlink {
+            path: format!("bin/{applet}"),
+            target: "busybox".into(),
+        });
+    }
+    entries.push(Entry::File {
+        path: "bin/rumpx-sink".into(),
+        mode: 0o755,
+        source: Source::Text(SINK.into()),
+    });
+    let mut list = String::new();
+    for module in modules {
+        if let Some(parent) = module.parent() {
+            dir(&mut entries, parent);
+        }
+        let path = module.to_string_lossy().into_owned();
+        list.push_str(&format!("/{path}\n"));
+        entries.push(Entry::File {
+            path,
+            mode: 0o644,
+            source: Source::Unpacked(module.clone()),
+        });
+    }
+    entries.push(Entry::File {
+        path: "etc/rumpx/modules".into(),
+        mode: 0o644,
+        source: Source::Text(list),
+    });
+    entries
+}
+
+/// Writes `entries` (file bytes read from `root`) as one gzip'd newc archive.
+fn write_initramfs(root: &Path, entries: &[Entry], dest: &Path) -> Result<()> {
+    let tmp = dest.with_extension("tmp");
+    let failed = |e: io::Error| Error::LinuxDomuImage(format!("writing {}: {e}", tmp.display()));
+    let file = fs::File::create(&tmp).map_err(io_at(&tmp))?;
+    let mut cpio = CpioWriter::new(GzEncoder::new(
+        io::BufWriter::new(file),
+        Compression::best(),
+    ));
+    for entry in entries {
+        match entry {
+            Entry::Dir(path) => cpio.dir(path, 0o755).map_err(failed)?,
+            Entry::Symlink { path, target } => cpio.symlink(path, target).map_err(failed)?,
+            Entry::File { path, mode, source } => {
+                let bytes = match source {
+                    Source::Text(text) => text.clone().into_bytes(),
+                    Source::Unpacked(rel) => {
+                        fs::read(root.join(rel)).map_err(io_at(root.join(rel)))?
+                    }
+                };
+                cpio.file(path, *mode, &bytes).map_err(failed)?;
+            }
+        }
+    }
+    let mut buffered = cpio.finish().and_then(|gz| gz.finish()).map_err(failed)?;
+    buffered.flush().map_err(failed)?;
+    drop(buffered);
+    fs::rename(&tmp, dest).map_err(io_at(dest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::read::GzDecoder;
+    use std::io::Read;
+
+    const NETFRONT: &str = "lib/modules/6.1.0-56-amd64/kernel/drivers/net/xen-netfront.ko";
+
+    fn paths(entries: &[Entry]) -> Vec<&str> {
+        entries.iter().map(Entry::path).collect()
+    }
+
+    #[test]
+    fn lists_init_busybox_applets_services_and_modules() {
+        let entries = initramfs_entries(&[PathBuf::from(NETFRONT)]);
+        let names = paths(&entries);
+        for wanted in [
+            "init",
+            "bin/busybox",
+            "bin/sh",
+            "bin/nc",
+            "bin/ip",
+            "bin/poweroff",
+            "bin/rumpx-sink",
+            "sbin",
+            "proc",
+            "sys",
+            "dev",
+            "etc/rumpx/modules",
+            NETFRONT,
+        ] {
+            assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
+        }
+        let unique: BTreeSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len(), "duplicates in {names:?}");
+        let modules = entries.iter().find_map(|e| match e {
+            Entry::File {
+                path,
+                source: Source::Text(text),
+                ..
+            } if path == "etc/rumpx/modules" => Some(text.clone()),
+            _ => None,
+        });
+        assert_eq!(modules.unwrap(), format!("/{NETFRONT}\n"));
+        let init_mode = entries.iter().find_map(|e| match e {
+            Entry::File { path, mode, .. } if path == "init" => Some(*mode),
+            _ => None,
+        });
+        assert_eq!(init_mode, Some(0o755));
+    }
+
+    #[test]
+    fn every_folder_comes_before_what_it_holds() {
+        let entries = initramfs_entries(&[PathBuf::from(NETFRONT)]);
+        let mut seen = BTreeSet::new();
+        for entry in &entries {
+            let parent = Path::new(entry.path()).parent().unwrap();
+            assert!(
+                parent.as_os_str().is_empty() || seen.contains(parent),
+                "{} comes before its folder",
+                entry.path()
+            );
+            if let Entry::Dir(path) = entry {
+                seen.insert(PathBuf::from(path));
+            }
+        }
+    }
+
+    #[test]
+    fn the_init_script_reads_its_address_and_says_ready() {
+        assert!(INIT.starts_with("#!/bin/sh\n"));
+        assert!(INIT.contains("rumpx.ip=*"));
+        assert!(INIT.contains(&format!(
+            "say \"{}",
+            READY_MARKER.trim_start_matches("rumpx-linux: ")
+        )));
+        assert!(command_line("10.99.0.3/24").contains("console=hvc0"));
+        assert!(command_line("10.99.0.3/24").ends_with(" rumpx.ip=10.99.0.3/24"));
+    }
+
+    /// The newc names in an uncompressed archive.
+    fn cpio_names(bytes: &[u8]) -> Vec<String> {
+        let field = |at: usize| {
+            usize::from_str_radix(std::str::from_utf8(&bytes[at..at + 8]).unwrap(), 16).unwrap()
+        };
+        let mut names = Vec::new();
+        let mut at = 0;
+        while at + 110 <= bytes.len() {
+            assert_eq!(&bytes[at..at + 6], b"070701");
+            let size = field(at + 54);
+            let name_size = field(at + 94);
+            let name =
+                String::from_utf8_lossy(&bytes[at + 110..at + 110 + name_size - 1]).into_owned();
+            at = (at + 110 + name_size).next_multiple_of(4);
+            at = (at + size).next_multiple_of(4);
+            if name == "TRAILER!!!" {
+                break;
+            }
+            names.push(name);
+        }
+        names
+    }
+
+    #[test]
+    fn writes_one_gzip_stream_holding_every_entry() {
+        let dir = std::env::temp_dir().join(format!("rumpx-linux-domu-{}", std::process::id()));
+        let root = dir.join("root");
+        fs::create_dir_all(root.join("bin")).unwrap();
+        fs::create_dir_all(root.join(NETFRONT).parent().unwrap()).unwrap();
+        fs::write(root.join("bin/busybox"), b"\x7fELF busybox").unwrap();
+        fs::write(root.join(NETFRONT), b"\x7fELF module").unwrap();
+        let entries = initramfs_entries(&[PathBuf::from(NETFRONT)]);
+        let dest = dir.join("initrd.cpio.gz");
+        write_initramfs(&root, &entries, &dest).unwrap();
+
+        let gz = fs::read(&dest).unwrap();
+        let mut first_stream = GzDecoder::new(&gz[..]);
+        let mut cpio = Vec::new();
+        first_stream.read_to_end(&mut cpio).unwrap();
+        assert_eq!(cpio_names(&cpio), paths(&entries));
+        assert!(cpio.windows(11).any(|w| w == b"ELF busybox"));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn manifest_changes_with_the_packages() {
+        let a = manifest(&[PathBuf::from("/c/busybox-static_1_amd64.deb")]);
+        let b = manifest(&[PathBuf::from("/c/busybox-static_2_amd64.deb")]);
+        assert_ne!(a, b);
+        assert!(a.contains("modules xen-netfront\n"), "{a}");
+    }
+}
