@@ -2,6 +2,9 @@
 //! run guests with `xl create` on a local Xen or on the embedded Xen test
 //! host (Xen + Linux dom0 under QEMU), and read how they ended.
 
+pub mod background_guest;
+pub mod bench_net;
+pub mod bench_report;
 pub mod bzimage;
 pub mod cpio;
 pub mod dom0_image;

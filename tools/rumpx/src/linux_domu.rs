@@ -46,6 +46,8 @@ const FORMAT: u32 = 1;
 /// The guest's boot files.
 #[derive(Debug, Clone)]
 pub struct LinuxDomuFiles {
+    /// The kernel release, e.g. "6.1.0-56-amd64".
+    pub release: String,
     /// Debian's kernel (a bzImage), the same one dom0 runs.
     pub kernel: PathBuf,
     /// The initramfs: one gzip stream (libxc, which unpacks it, reads only
@@ -69,6 +71,10 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<L
     let out = cache.dir().join("linux-domu");
     fs::create_dir_all(&out).map_err(io_at(&out))?;
     let files = LinuxDomuFiles {
+        release: kernel_package
+            .strip_prefix("linux-image-")
+            .unwrap_or(&kernel_package)
+            .to_string(),
         kernel: out.join("vmlinuz"),
         ramdisk: out.join("initrd.cpio.gz"),
     };

@@ -1,7 +1,10 @@
 //! The `rumpx` command: build, check and run rumpx guests on Xen.
 
 use clap::{Parser, Subcommand};
+use rumpx::bench_net::{self, NetBenchOptions};
+use rumpx::bench_report::parse_bytes;
 use rumpx::outcome::ShutdownReason;
+use rumpx::xl_config::GuestType;
 use rumpx::{guest_build, job, local_xen, GuestSpec, HostOptions, TestHost};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +51,60 @@ enum Cmd {
         #[arg(long)]
         embedded: bool,
     },
+    /// Benchmarks on the embedded test host.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// TCP throughput from dom0 into the netcheck guest and into a Linux
+    /// DomU on the same test host, in the same run, with the ratio.
+    /// Exits 0 when both were measured, 1 when a guest failed (the table
+    /// says why), 3 when nothing could be measured.
+    Net(NetArgs),
+}
+
+#[derive(clap::Args)]
+struct NetArgs {
+    /// Bytes per run (K, M and G are binary units).
+    #[arg(long, default_value = "64M", value_parser = parse_bytes)]
+    bytes: u64,
+    /// Runs per guest and probe; the table shows the median.
+    #[arg(long, default_value_t = 3)]
+    repeat: u32,
+    /// Also measure TCP echo (port 7), not only the TCP sink (port 9).
+    #[arg(long)]
+    echo: bool,
+    /// Memory of each guest in MiB (Debian's kernel needs about 80).
+    #[arg(long, default_value_t = 128)]
+    memory: u32,
+    /// Boot the Linux DomU as PV instead of PVH.
+    #[arg(long)]
+    linux_pv: bool,
+    /// Seconds each guest may take to say it is ready.
+    #[arg(long, default_value_t = 300)]
+    ready_timeout: u64,
+}
+
+impl NetArgs {
+    fn options(&self) -> NetBenchOptions {
+        NetBenchOptions {
+            bytes: self.bytes,
+            repeat: self.repeat,
+            echo: self.echo,
+            memory_mib: self.memory,
+            linux_type: if self.linux_pv {
+                GuestType::Pv
+            } else {
+                GuestType::Pvh
+            },
+            ready_timeout: Duration::from_secs(self.ready_timeout),
+            ..NetBenchOptions::default()
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -159,6 +216,17 @@ fn run(cli: Cli) -> rumpx::Result<ExitCode> {
                 ShutdownReason::Crash => ExitCode::from(1),
                 ShutdownReason::Timeout => ExitCode::from(2),
                 _ => ExitCode::from(3),
+            })
+        }
+        Cmd::Bench {
+            what: BenchCmd::Net(args),
+        } => {
+            let report = bench_net::run(&args.options(), &mut |step| eprintln!("[rumpx] {step}"))?;
+            print!("{}", report.render());
+            Ok(if report.complete() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
             })
         }
     }

@@ -1,0 +1,472 @@
+//! `rumpx bench net`: network throughput of the netcheck guest (netfront +
+//! smoltcp) against a Linux DomU doing the same work, on one embedded test
+//! host in one run. Both guests run side by side on dom0's bridge xenbr0;
+//! dom0 streams into each one's TCP sink (and optionally echo) with
+//! `rumpx-net-probe`, the runs alternating between the guests so that load
+//! from elsewhere on the machine falls on both alike. Both guests are shut
+//! down however the measuring ends.
+
+use crate::background_guest::{stop_guests, BackgroundGuest, NotReady};
+use crate::bench_report::{parse_probe_output, GuestFigures, NetBenchReport, Probe};
+use crate::error::{Error, Result};
+use crate::guest_build;
+use crate::job::{self, GuestSpec};
+use crate::linux_domu::{self, LinuxDomuFiles};
+use crate::packages::{last_lines, PackageCache};
+use crate::test_host::{HostOptions, TestHost};
+use crate::xl_config::{GuestType, Vif};
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// dom0's bridge, where both guests get a vif (dom0 is 10.99.0.1/24 on it).
+const BRIDGE: &str = "xenbr0";
+/// The rumpx guest measured.
+const RUMPX_GUEST: &str = "netcheck";
+/// What netcheck prints once its services listen.
+const RUMPX_READY: &str = "netcheck: ready";
+
+/// How to run the benchmark.
+#[derive(Debug, Clone)]
+pub struct NetBenchOptions {
+    /// Bytes per probe run.
+    pub bytes: u64,
+    /// Runs per probe and guest; the median is reported.
+    pub repeat: u32,
+    /// Also run `tcp-echo` (port 7), not only `tcp-sink` (port 9).
+    pub echo: bool,
+    /// Memory of each guest, MiB (the same for both).
+    pub memory_mib: u32,
+    /// How xl boots the Linux DomU.
+    pub linux_type: GuestType,
+    /// How long each guest may take to say it is ready.
+    pub ready_timeout: Duration,
+    /// The test host.
+    pub host: HostOptions,
+}
+
+impl Default for NetBenchOptions {
+    /// 64 MiB per run, 3 runs, tcp-sink only, 128 MiB guests (Debian's
+    /// kernel needs about 80 MiB before it runs), Linux as PVH.
+    fn default() -> Self {
+        NetBenchOptions {
+            bytes: 64 << 20,
+            repeat: 3,
+            echo: false,
+            memory_mib: 128,
+            linux_type: GuestType::Pvh,
+            ready_timeout: Duration::from_secs(300),
+            host: HostOptions::default(),
+        }
+    }
+}
+
+impl NetBenchOptions {
+    /// The probes to run, in order.
+    pub fn probes(&self) -> Vec<Probe> {
+        let mut probes = vec![Probe::TcpSink];
+        if self.echo {
+            probes.push(Probe::TcpEcho);
+        }
+        probes
+    }
+
+    /// The longest one probe run may take: a minute, plus the bytes at 1 Mbit/s.
+    fn probe_timeout(&self) -> Duration {
+        Duration::from_secs(60 + self.bytes * 8 / 1_000_000)
+    }
+
+    /// How long a guest may live: ready, every run, and a margin; dom0
+    /// destroys it after that even if this program is gone.
+    fn guest_lifetime(&self) -> Duration {
+        let runs = self.repeat * self.probes().len() as u32 * 2;
+        self.ready_timeout + self.probe_timeout() * runs + Duration::from_secs(300)
+    }
+}
+
+/// What went wrong with one guest; measuring the other goes on.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The guest never printed its ready line.
+    #[error("{guest} was not ready: {why}; its console ends with:\n{console}")]
+    NotReady {
+        /// The guest.
+        guest: String,
+        /// Ended or timed out.
+        why: NotReady,
+        /// Its last console lines.
+        console: String,
+    },
+    /// The guest said it was ready but dom0 cannot reach it.
+    #[error("{guest} said it was ready but does not answer dom0's ping at {ip}: {said}")]
+    Unreachable {
+        /// The guest.
+        guest: String,
+        /// Its address.
+        ip: String,
+        /// What dom0's script printed.
+        said: String,
+    },
+    /// A probe run failed or printed no figures.
+    #[error("{probe} run {run} against {guest} failed: {said}; the guest's console ends with:\n{console}")]
+    ProbeFailed {
+        /// The guest.
+        guest: String,
+        /// The probe's mode.
+        probe: &'static str,
+        /// Which run (from 1).
+        run: u32,
+        /// What the probe (or dom0) said.
+        said: String,
+        /// The guest's last console lines.
+        console: String,
+    },
+}
+
+/// One of the two guests being measured.
+struct Subject<'scope> {
+    figures: GuestFigures,
+    ip: &'static str,
+    ready_marker: &'static str,
+    guest: BackgroundGuest<'scope>,
+}
+
+impl Subject<'_> {
+    fn failed(&self) -> bool {
+        self.figures.failure.is_some()
+    }
+
+    fn fail(&mut self, error: BenchError, progress: &mut dyn FnMut(&str)) {
+        progress(&format!("{}: {error}", self.figures.label));
+        self.figures.failure = Some(error.to_string());
+    }
+}
+
+/// Builds what is needed, boots the test host, measures both guests and
+/// shuts everything down. Guest failures are in the report; an error means
+/// nothing could be measured.
+pub fn run(options: &NetBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<NetBenchReport> {
+    if options.repeat == 0 {
+        return Err(Error::Invalid {
+            what: "repeat count",
+            detail: "at least one run is needed".into(),
+        });
+    }
+    progress(&format!("building guest {RUMPX_GUEST}"));
+    let netcheck = guest_build::build_guest(RUMPX_GUEST)?;
+    progress("building rumpx-net-probe for dom0");
+    let probe_tool = guest_build::build_dom0_tool("rumpx-net-probe")?;
+    let cache = PackageCache::open(&options.host.cache_dir)?;
+    let linux = linux_domu::prepare(&cache, progress)?;
+    let specs = guest_specs(options, &netcheck, &linux);
+    for (spec, _) in &specs {
+        job::check_kernel(spec)?;
+    }
+    let host = TestHost::boot(&options.host, progress)?;
+    progress(&format!(
+        "test host ready in {:.1} s",
+        host.boot_time.as_secs_f64()
+    ));
+    let report = host
+        .install_tool(&probe_tool)
+        .map(|probe| measure(&host, options, specs, &probe, progress));
+    if let Err(e) = host.shutdown() {
+        progress(&e.to_string());
+    }
+    report
+}
+
+/// The two guests with their table labels: netcheck at 10.99.0.2 and the
+/// Linux DomU at 10.99.0.3, each with a vif on xenbr0 and the same memory.
+fn guest_specs(
+    options: &NetBenchOptions,
+    netcheck: &Path,
+    linux: &LinuxDomuFiles,
+) -> [(GuestSpec, GuestFigures); 2] {
+    let vif = |mac: &str| Vif {
+        bridge: BRIDGE.into(),
+        mac: Some(mac.into()),
+        ip: None,
+    };
+    let lifetime = options.guest_lifetime();
+    let rumpx = GuestSpec::new("bench-rumpx", netcheck)
+        .memory_mib(options.memory_mib)
+        .extra("ip=10.99.0.2/24")
+        .vif(vif("00:16:3e:52:00:02"))
+        .timeout(lifetime);
+    let linux_spec = GuestSpec::linux("bench-linux", &linux.kernel, &linux.ramdisk)
+        .guest_type(options.linux_type)
+        .memory_mib(options.memory_mib)
+        .extra(linux_domu::command_line("10.99.0.3/24"))
+        .vif(vif("00:16:3e:52:00:03"))
+        .timeout(lifetime);
+    let setup = |spec: &GuestSpec, ip: &str| {
+        format!(
+            "{}, {} MiB, 1 vCPU, {ip}",
+            spec.guest_type.label(),
+            spec.memory_mib
+        )
+    };
+    [
+        (
+            rumpx.clone(),
+            GuestFigures::new(format!("rumpx {RUMPX_GUEST}"), setup(&rumpx, "10.99.0.2")),
+        ),
+        (
+            linux_spec.clone(),
+            GuestFigures::new(
+                format!("Linux {}", linux.release),
+                setup(&linux_spec, "10.99.0.3"),
+            ),
+        ),
+    ]
+}
+
+/// Runs both guests side by side, measures them, and shuts them down.
+fn measure(
+    host: &TestHost,
+    options: &NetBenchOptions,
+    specs: [(GuestSpec, GuestFigures); 2],
+    probe: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> NetBenchReport {
+    let names: Vec<String> = specs.iter().map(|(s, _)| s.name.clone()).collect();
+    let [rumpx, linux] = thread::scope(|scope| {
+        let mut subjects: Vec<Subject> = specs
+            .into_iter()
+            .zip([
+                ("10.99.0.2", RUMPX_READY),
+                ("10.99.0.3", linux_domu::READY_MARKER),
+            ])
+            .map(|((spec, figures), (ip, ready_marker))| {
+                progress(&format!("starting {} ({})", figures.label, spec.name));
+                Subject {
+                    figures,
+                    ip,
+                    ready_marker,
+                    guest: BackgroundGuest::start(scope, host, spec),
+                }
+            })
+            .collect();
+        wait_until_reachable(host, options, &mut subjects, progress);
+        run_rounds(host, options, &mut subjects, probe, progress);
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        match stop_guests(host, &names, Duration::from_secs(30)) {
+            Ok(destroyed) if !destroyed.is_empty() => progress(&format!(
+                "destroyed {} (they did not obey xl shutdown within 30 s)",
+                destroyed.join(", ")
+            )),
+            Ok(_) => {}
+            Err(e) => progress(&format!("shutting the guests down: {e}")),
+        }
+        finish_all(subjects, progress)
+    });
+    NetBenchReport {
+        bytes: options.bytes,
+        repeat: options.repeat,
+        probes: options.probes(),
+        rumpx,
+        linux,
+    }
+}
+
+/// Joins the guests' runners (they are ending) and hands back the figures.
+fn finish_all(subjects: Vec<Subject>, progress: &mut dyn FnMut(&str)) -> [GuestFigures; 2] {
+    let mut figures = subjects.into_iter().map(|subject| {
+        let name = subject.guest.name.clone();
+        match subject.guest.finish() {
+            Ok(outcome) => progress(&format!(
+                "{name} ended: {} after {:.1} s",
+                outcome.reason,
+                outcome.lifetime.as_secs_f64()
+            )),
+            Err(e) => progress(&format!("{name}: {e}")),
+        }
+        subject.figures
+    });
+    let first = figures.next().unwrap_or_default();
+    let second = figures.next().unwrap_or_default();
+    [first, second]
+}
+
+/// Waits for each guest's ready line, then for it to answer dom0's ping.
+fn wait_until_reachable(
+    host: &TestHost,
+    options: &NetBenchOptions,
+    subjects: &mut [Subject],
+    progress: &mut dyn FnMut(&str),
+) {
+    let deadline = Instant::now() + options.ready_timeout;
+    for subject in subjects.iter_mut() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match subject.guest.wait_for_line(subject.ready_marker, left) {
+            Ok(line) => progress(&format!("{}: {line}", subject.figures.label)),
+            Err(why) => {
+                let error = BenchError::NotReady {
+                    guest: subject.figures.label.clone(),
+                    why,
+                    console: subject.guest.console_tail(15),
+                };
+                subject.fail(error, progress);
+                continue;
+            }
+        }
+        let ip = subject.ip;
+        let script = format!(
+            "for i in $(seq 60); do\n\
+             \x20   ping -c 1 -W 1 {ip} >/dev/null 2>&1 && {{ echo \"answered after $i tries\"; exit 0; }}\n\
+             \x20   sleep 0.5\n\
+             done\n\
+             echo 'no answer to 60 pings in about a minute'; exit 1\n"
+        );
+        let said = match host.dom0_exec(&script, Duration::from_secs(180)) {
+            Ok(out) if out.status == 0 => continue,
+            Ok(out) => last_lines(&format!("{}\n{}", out.stdout, out.stderr), 4),
+            Err(e) => e.to_string(),
+        };
+        let error = BenchError::Unreachable {
+            guest: subject.figures.label.clone(),
+            ip: ip.into(),
+            said,
+        };
+        subject.fail(error, progress);
+    }
+}
+
+/// The measuring rounds: each round runs every probe once against each
+/// guest still working, the guests taking turns at going first.
+fn run_rounds(
+    host: &TestHost,
+    options: &NetBenchOptions,
+    subjects: &mut [Subject],
+    probe: &Path,
+    progress: &mut dyn FnMut(&str),
+) {
+    for run in 1..=options.repeat {
+        let mut order: Vec<usize> = (0..subjects.len()).collect();
+        if run % 2 == 0 {
+            order.reverse();
+        }
+        for &i in &order {
+            for kind in options.probes() {
+                let subject = &mut subjects[i];
+                if subject.failed() {
+                    continue;
+                }
+                if let Err(error) = probe_once(host, options, subject, probe, kind, run, progress) {
+                    subject.fail(error, progress);
+                }
+            }
+        }
+    }
+}
+
+/// One probe run against one guest, its figures added to the guest's.
+fn probe_once(
+    host: &TestHost,
+    options: &NetBenchOptions,
+    subject: &mut Subject,
+    probe: &Path,
+    kind: Probe,
+    run: u32,
+    progress: &mut dyn FnMut(&str),
+) -> std::result::Result<(), BenchError> {
+    let script = format!(
+        "{} {} {}:{} {}\n",
+        probe.display(),
+        kind.mode(),
+        subject.ip,
+        kind.port(),
+        options.bytes
+    );
+    let failed = |subject: &mut Subject, said: String| BenchError::ProbeFailed {
+        guest: subject.figures.label.clone(),
+        probe: kind.mode(),
+        run,
+        said,
+        console: subject.guest.console_tail(10),
+    };
+    let output = match host.dom0_exec(&script, options.probe_timeout()) {
+        Ok(output) => output,
+        Err(e) => return Err(failed(subject, e.to_string())),
+    };
+    let said = last_lines(&format!("{}\n{}", output.stdout, output.stderr), 4);
+    if output.status != 0 {
+        return Err(failed(
+            subject,
+            format!("exit status {}: {said}", output.status),
+        ));
+    }
+    let Some(figures) = parse_probe_output(kind, &output.stdout) else {
+        return Err(failed(subject, format!("no summary line: {said}")));
+    };
+    progress(&format!(
+        "{} {} run {run}/{}: {:.1} Mbit/s ({:.1} s)",
+        subject.figures.label,
+        kind.mode(),
+        options.repeat,
+        figures.mbit,
+        figures.ms as f64 / 1000.0
+    ));
+    subject.figures.runs.push((kind, figures));
+    if subject.guest.has_ended() {
+        return Err(failed(subject, "the guest ended during the run".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linux_files() -> LinuxDomuFiles {
+        LinuxDomuFiles {
+            release: "6.1.0-56-amd64".into(),
+            kernel: "/c/vmlinuz".into(),
+            ramdisk: "/c/initrd.cpio.gz".into(),
+        }
+    }
+
+    #[test]
+    fn both_guests_get_the_same_memory_a_vif_and_their_own_address() {
+        let options = NetBenchOptions::default();
+        let [(rumpx, rf), (linux, lf)] =
+            guest_specs(&options, Path::new("/t/netcheck"), &linux_files());
+        assert_eq!(rumpx.memory_mib, 128);
+        assert_eq!(linux.memory_mib, 128);
+        assert_eq!(rumpx.extra.as_deref(), Some("ip=10.99.0.2/24"));
+        assert!(linux
+            .extra
+            .as_deref()
+            .unwrap()
+            .contains("rumpx.ip=10.99.0.3/24"));
+        assert_eq!(rumpx.vifs[0].bridge, "xenbr0");
+        assert_eq!(linux.vifs[0].bridge, "xenbr0");
+        assert_ne!(rumpx.vifs[0].mac, linux.vifs[0].mac);
+        assert_eq!(
+            linux.ramdisk.as_deref(),
+            Some(Path::new("/c/initrd.cpio.gz"))
+        );
+        assert_eq!(linux.kind, job::KernelKind::Linux);
+        assert_eq!(rf.label, "rumpx netcheck");
+        assert_eq!(lf.label, "Linux 6.1.0-56-amd64");
+        assert_eq!(lf.setup, "PVH, 128 MiB, 1 vCPU, 10.99.0.3");
+        let cfg = linux
+            .xl_config(Path::new("/k"), Some(Path::new("/r")))
+            .render()
+            .unwrap();
+        assert!(cfg.contains("vcpus = 1\n"), "{cfg}");
+        assert!(cfg.contains("tsc_mode = \"native\""), "{cfg}");
+    }
+
+    #[test]
+    fn timeouts_grow_with_the_work() {
+        let mut options = NetBenchOptions::default();
+        assert_eq!(options.probe_timeout(), Duration::from_secs(60 + 536));
+        assert_eq!(options.probes(), [Probe::TcpSink]);
+        let sink_only = options.guest_lifetime();
+        options.echo = true;
+        assert_eq!(options.probes(), [Probe::TcpSink, Probe::TcpEcho]);
+        assert!(options.guest_lifetime() > sink_only);
+    }
+}
