@@ -11,10 +11,10 @@ const GUEST_IP: &str = "10.99.0.2";
 /// Bytes of each TCP stream.
 const STREAM_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The value of `key` on the first dom0 output line that starts with
+/// The value of `key` on the last dom0 output line that starts with
 /// `prefix`, in "key value" pairs ("tcp-echo: sent 1 ms 2" -> ms = "2").
 pub(crate) fn field<'a>(text: &'a str, prefix: &str, key: &str) -> Option<&'a str> {
-    let line = text.lines().find(|l| l.starts_with(prefix))?;
+    let line = text.lines().rfind(|l| l.starts_with(prefix))?;
     let words: Vec<&str> = line.split_whitespace().collect();
     words.windows(2).find(|w| w[0] == key).map(|w| w[1])
 }
@@ -22,9 +22,10 @@ pub(crate) fn field<'a>(text: &'a str, prefix: &str, key: &str) -> Option<&'a st
 pub(crate) fn dom0_pings_echoes_and_streams_through_netfront(f: &Fixture) -> Verdict {
     let mut vif = Vif::on_bridge("xenbr0");
     vif.mac = Some("00:16:3e:52:00:02".into());
+    let extra = std::env::var("RUMPX_NETCHECK_EXTRA").unwrap_or_default();
     let spec = GuestSpec::new("netcheck", &f.netcheck)
         .memory_mib(64)
-        .extra(format!("ip={GUEST_IP}/24"))
+        .extra(format!("ip={GUEST_IP}/24 {extra}"))
         .vif(vif)
         .timeout(Duration::from_secs(600));
     let probe = f.net_probe.display();
@@ -34,6 +35,7 @@ pub(crate) fn dom0_pings_echoes_and_streams_through_netfront(f: &Fixture) -> Ver
          echo \"first ping answered after $i tries\"\n\
          ping -c 100 -A -W 5 {GUEST_IP} | tail -n 2\n\
          {probe} udp-echo {GUEST_IP}:7 10000 512 || exit 1\n\
+         {probe} tcp-echo {GUEST_IP}:7 65536 || exit 1\n\
          {probe} tcp-echo {GUEST_IP}:7 {STREAM_BYTES} || exit 1\n\
          {probe} tcp-sink {GUEST_IP}:9 {STREAM_BYTES} || exit 1\n\
          xl network-detach netcheck 0 || exit 1\n\

@@ -52,7 +52,7 @@ impl VifDevice {
                 *overflow += 1;
             }
         })?;
-        Ok(report.rx_frames > 0 || report.tx_completed > 0)
+        Ok(report.rx_frames > 0 || report.tx_completed > 0 || report.more_pending)
     }
 }
 

@@ -4,7 +4,8 @@
 //! going down and coming back (`xl network-detach` / `network-attach`).
 //!
 //! Command line (xl's `extra=`): `ip=A.B.C.D[/LEN]` (else the vif's `ip=`
-//! from the xl config, read from the backend), `gw=A.B.C.D` (optional).
+//! from the xl config, read from the backend), `gw=A.B.C.D` (optional),
+//! `netfront=minimal` (offer no optional netfront features).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -28,7 +29,7 @@ use xen_platform::mm::shared::XenPageAllocator;
 use xen_platform::start_info::cmdline_option;
 use xen_platform::xenstore::xen::{self as xs, EvtchnWaiter, XenClient};
 use xen_platform::xenstore::{Tx, XenstoreOps};
-use xen_platform::{println, time, BootInfo};
+use xen_platform::{println, sched, time, BootInfo};
 
 use device::VifDevice;
 use services::Services;
@@ -46,9 +47,32 @@ const XENBUS_POLL_NS: u64 = 100_000_000;
 
 xen_platform::entry!(main);
 
+/// Stack of the network thread: smoltcp's TCP path has deep frames.
+const NET_STACK_BYTES: usize = 512 * 1024;
+
+/// Called when the toolstack asks the guest to stop: the platform figures.
+fn goodbye(_: &xen_platform::xenbus::ShutdownRequest) {
+    let s = sched::stats();
+    println!(
+        "netcheck: switches {} halts {} timer events {} nested upcalls {}",
+        s.switches,
+        s.halts,
+        s.timer_events,
+        evtchn::nested_upcalls()
+    );
+}
+
 fn main(boot: &BootInfo) {
-    if let Err(e) = run(boot.cmdline()) {
-        panic!("netcheck: {e}");
+    xen_platform::lifecycle::on_shutdown(goodbye);
+    let cmdline = String::from(boot.cmdline());
+    let net = sched::spawn_with_stack("net", NET_STACK_BYTES, move || {
+        if let Err(e) = run(&cmdline) {
+            panic!("netcheck: {e}");
+        }
+    });
+    match net {
+        Ok(thread) => thread.join(),
+        Err(e) => panic!("netcheck: no network thread: {e}"),
     }
 }
 
@@ -83,13 +107,19 @@ fn run(cmdline: &str) -> Result<(), String> {
     };
     // smoltcp handles one MTU-sized frame at a time and checks every
     // checksum itself: no GSO, no blank checksums.
+    // `netfront=minimal` offers the backend nothing optional (one slot per
+    // frame, one event channel).
+    let base = match cmdline_option(cmdline, "netfront") {
+        Some("minimal") => Config::minimal(),
+        _ => Config::default(),
+    };
     let config = Config {
         rx_gso_tcpv4: false,
         rx_gso_tcpv6: false,
         rx_csum_offload: false,
         rx_ipv6_csum_offload: false,
         log,
-        ..Config::default()
+        ..base
     };
     let mut vif = Vif::new(svc, device, config).map_err(|e| format!("vif: {e}"))?;
     vif.connect(Some(time::monotonic_ns() + 30_000_000_000))
@@ -161,7 +191,8 @@ fn serve(
             next_xenbus = now_ns + XENBUS_POLL_NS;
             let state = dev.vif.poll_xenbus().unwrap_or_else(|_| dev.vif.state());
             if state != link {
-                println!("netcheck: link {link:?} -> {state:?}");
+                let c = dev.vif.counters();
+                println!("netcheck: link {link:?} -> {state:?} ({c:?})");
                 if state == LinkState::Failed {
                     if let Some(e) = dev.vif.last_error() {
                         println!("netcheck: vif failed: {e}");

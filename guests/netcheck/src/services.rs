@@ -107,6 +107,7 @@ impl Services {
                 let _ = s.listen(ECHO_PORT);
                 continue;
             }
+            let before = self.echoed_bytes;
             while s.can_recv() && s.can_send() {
                 let room = (s.send_capacity() - s.send_queue()).min(self.scratch.len());
                 if room == 0 {
@@ -119,6 +120,10 @@ impl Services {
                 let _ = s.send_slice(&self.scratch[..n]);
                 self.echoed_bytes += n as u64;
                 moved = true;
+            }
+            // A line per 8 MiB echoed, to follow long streams.
+            if before >> 23 != self.echoed_bytes >> 23 {
+                println!("netcheck: echoed {} MiB", self.echoed_bytes >> 20);
             }
             if !s.may_recv() && s.may_send() && s.send_queue() == 0 {
                 s.close();
