@@ -3,7 +3,8 @@
 //! for a ready line, and dom0 shuts it down (or destroys it) at the end.
 
 use crate::error::Result;
-use crate::outcome::GuestOutcome;
+use crate::outcome::{ConsoleLine, GuestOutcome};
+use crate::packages::last_lines;
 use crate::test_host::TestHost;
 use crate::GuestSpec;
 use std::fmt;
@@ -14,16 +15,18 @@ use std::time::{Duration, Instant};
 /// What the runner thread reports.
 enum Event {
     /// A console line.
-    Line(String),
-    /// `run_guest` returned: the domain is gone (or never came).
-    Ended,
+    Line(ConsoleLine),
+    /// `run_guest` returned: the domain is gone (or never came). How it
+    /// ended, in a line.
+    Ended(String),
 }
 
 /// Why a guest is not ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotReady {
-    /// The guest ended (or xl never started it) before printing the line.
-    Ended,
+    /// The guest ended (or xl never started it) before printing the line;
+    /// how it ended, with xl's last words.
+    Ended(String),
     /// The line did not come within the time given.
     TimedOut(Duration),
 }
@@ -31,11 +34,24 @@ pub enum NotReady {
 impl fmt::Display for NotReady {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            NotReady::Ended => write!(f, "it ended before saying it was ready"),
+            NotReady::Ended(how) => write!(f, "it ended before saying it was ready ({how})"),
             NotReady::TimedOut(t) => {
                 write!(f, "it did not say it was ready within {} s", t.as_secs())
             }
         }
+    }
+}
+
+/// How a run ended, in a line: the reason and xl's last words, or the error.
+fn summary(outcome: &Result<GuestOutcome>) -> String {
+    match outcome {
+        Ok(o) => format!(
+            "{} after {:.1} s; xl said: {}",
+            o.reason,
+            o.lifetime.as_secs_f64(),
+            last_lines(&o.xl_log, 3)
+        ),
+        Err(e) => e.to_string(),
     }
 }
 
@@ -44,8 +60,8 @@ pub struct BackgroundGuest<'scope> {
     /// The domain name.
     pub name: String,
     events: Receiver<Event>,
-    console: Vec<String>,
-    ended: bool,
+    console: Vec<ConsoleLine>,
+    ended: Option<String>,
     runner: ScopedJoinHandle<'scope, Result<GuestOutcome>>,
 }
 
@@ -61,41 +77,45 @@ impl<'scope> BackgroundGuest<'scope> {
         let runner = scope.spawn(move || {
             let lines = tx.clone();
             let outcome = host.run_guest(&spec, &mut |line| {
-                let _ = lines.send(Event::Line(line.text.clone()));
+                let _ = lines.send(Event::Line(line.clone()));
             });
-            let _ = tx.send(Event::Ended);
+            let _ = tx.send(Event::Ended(summary(&outcome)));
             outcome
         });
         BackgroundGuest {
             name,
             events,
             console: Vec::new(),
-            ended: false,
+            ended: None,
             runner,
         }
     }
 
-    /// Waits until a console line contains `marker` and returns that line.
+    /// Waits until a console line contains `marker` and returns that line
+    /// (with its time from `xl create`).
     pub fn wait_for_line(
         &mut self,
         marker: &str,
         timeout: Duration,
-    ) -> std::result::Result<String, NotReady> {
+    ) -> std::result::Result<ConsoleLine, NotReady> {
         let deadline = Instant::now() + timeout;
         let mut checked = 0;
         loop {
-            if let Some(line) = self.console[checked..].iter().find(|l| l.contains(marker)) {
+            let new = &self.console[checked..];
+            if let Some(line) = new.iter().find(|l| l.text.contains(marker)) {
                 return Ok(line.clone());
             }
             checked = self.console.len();
-            if self.ended {
-                return Err(NotReady::Ended);
+            if let Some(how) = &self.ended {
+                return Err(NotReady::Ended(how.clone()));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
                 Ok(event) => self.take(event),
                 Err(RecvTimeoutError::Timeout) => return Err(NotReady::TimedOut(timeout)),
-                Err(RecvTimeoutError::Disconnected) => self.ended = true,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.ended = Some("its runner thread is gone".into())
+                }
             }
         }
     }
@@ -103,14 +123,22 @@ impl<'scope> BackgroundGuest<'scope> {
     /// Whether the guest has ended, after taking in what it printed so far.
     pub fn has_ended(&mut self) -> bool {
         self.drain();
-        self.ended
+        self.ended.is_some()
     }
 
-    /// The last `n` console lines seen so far, one per line.
+    /// The last `n` console lines seen so far, one per line, or a note
+    /// that there were none.
     pub fn console_tail(&mut self, n: usize) -> String {
         self.drain();
+        if self.console.is_empty() {
+            return "(nothing on its console)".into();
+        }
         let from = self.console.len().saturating_sub(n);
-        self.console[from..].join("\n")
+        let lines: Vec<&str> = self.console[from..]
+            .iter()
+            .map(|l| l.text.as_str())
+            .collect();
+        lines.join("\n")
     }
 
     /// Waits for the runner (the guest must be ending: see [`stop_guests`])
@@ -132,8 +160,8 @@ impl<'scope> BackgroundGuest<'scope> {
 
     fn take(&mut self, event: Event) {
         match event {
-            Event::Line(text) => self.console.push(text),
-            Event::Ended => self.ended = true,
+            Event::Line(line) => self.console.push(line),
+            Event::Ended(how) => self.ended = Some(how),
         }
     }
 }
@@ -220,6 +248,7 @@ mod tests {
         assert!(NotReady::TimedOut(Duration::from_secs(300))
             .to_string()
             .contains("300 s"));
-        assert!(NotReady::Ended.to_string().contains("ended"));
+        let ended = NotReady::Ended("vanished after 1.0 s; xl said: unable to add vif".into());
+        assert!(ended.to_string().contains("unable to add vif"), "{ended}");
     }
 }

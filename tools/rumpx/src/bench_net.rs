@@ -17,7 +17,7 @@ use crate::test_host::{HostOptions, TestHost};
 use crate::xl_config::{GuestType, Vif};
 use std::path::Path;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// dom0's bridge, where both guests get a vif (dom0 is 10.99.0.1/24 on it).
 const BRIDGE: &str = "xenbr0";
@@ -127,9 +127,29 @@ pub enum BenchError {
 struct Subject<'scope> {
     figures: GuestFigures,
     ip: &'static str,
-    ready_marker: &'static str,
     guest: BackgroundGuest<'scope>,
 }
+
+/// A guest's place in the benchmark: its address and its ready line.
+#[derive(Debug, Clone, Copy)]
+struct Role {
+    /// Its address on xenbr0.
+    ip: &'static str,
+    /// What its console says once its services listen.
+    ready_marker: &'static str,
+}
+
+/// The rumpx guest's role, then the Linux DomU's.
+const ROLES: [Role; 2] = [
+    Role {
+        ip: "10.99.0.2",
+        ready_marker: RUMPX_READY,
+    },
+    Role {
+        ip: "10.99.0.3",
+        ready_marker: linux_domu::READY_MARKER,
+    },
+];
 
 impl Subject<'_> {
     fn failed(&self) -> bool {
@@ -137,7 +157,7 @@ impl Subject<'_> {
     }
 
     fn fail(&mut self, error: BenchError, progress: &mut dyn FnMut(&str)) {
-        progress(&format!("{}: {error}", self.figures.label));
+        progress(&error.to_string());
         self.figures.failure = Some(error.to_string());
     }
 }
@@ -191,13 +211,13 @@ fn guest_specs(
     let lifetime = options.guest_lifetime();
     let rumpx = GuestSpec::new("bench-rumpx", netcheck)
         .memory_mib(options.memory_mib)
-        .extra("ip=10.99.0.2/24")
+        .extra(format!("ip={}/24", ROLES[0].ip))
         .vif(vif("00:16:3e:52:00:02"))
         .timeout(lifetime);
     let linux_spec = GuestSpec::linux("bench-linux", &linux.kernel, &linux.ramdisk)
         .guest_type(options.linux_type)
         .memory_mib(options.memory_mib)
-        .extra(linux_domu::command_line("10.99.0.3/24"))
+        .extra(linux_domu::command_line(&format!("{}/24", ROLES[1].ip)))
         .vif(vif("00:16:3e:52:00:03"))
         .timeout(lifetime);
     let setup = |spec: &GuestSpec, ip: &str| {
@@ -210,19 +230,21 @@ fn guest_specs(
     [
         (
             rumpx.clone(),
-            GuestFigures::new(format!("rumpx {RUMPX_GUEST}"), setup(&rumpx, "10.99.0.2")),
+            GuestFigures::new(format!("rumpx {RUMPX_GUEST}"), setup(&rumpx, ROLES[0].ip)),
         ),
         (
             linux_spec.clone(),
             GuestFigures::new(
                 format!("Linux {}", linux.release),
-                setup(&linux_spec, "10.99.0.3"),
+                setup(&linux_spec, ROLES[1].ip),
             ),
         ),
     ]
 }
 
-/// Runs both guests side by side, measures them, and shuts them down.
+/// Starts the guests one after the other (each `xl create` runs dom0's
+/// slow vif hotplug script; two at once were seen to time out under load),
+/// measures them side by side, and shuts them down.
 fn measure(
     host: &TestHost,
     options: &NetBenchOptions,
@@ -232,23 +254,11 @@ fn measure(
 ) -> NetBenchReport {
     let names: Vec<String> = specs.iter().map(|(s, _)| s.name.clone()).collect();
     let [rumpx, linux] = thread::scope(|scope| {
-        let mut subjects: Vec<Subject> = specs
-            .into_iter()
-            .zip([
-                ("10.99.0.2", RUMPX_READY),
-                ("10.99.0.3", linux_domu::READY_MARKER),
-            ])
-            .map(|((spec, figures), (ip, ready_marker))| {
-                progress(&format!("starting {} ({})", figures.label, spec.name));
-                Subject {
-                    figures,
-                    ip,
-                    ready_marker,
-                    guest: BackgroundGuest::start(scope, host, spec),
-                }
-            })
-            .collect();
-        wait_until_reachable(host, options, &mut subjects, progress);
+        let mut subjects = Vec::new();
+        for ((spec, figures), role) in specs.into_iter().zip(ROLES) {
+            let subject = start_subject(scope, host, options, spec, figures, role, progress);
+            subjects.push(subject);
+        }
         run_rounds(host, options, &mut subjects, probe, progress);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         match stop_guests(host, &names, Duration::from_secs(30)) {
@@ -289,18 +299,49 @@ fn finish_all(subjects: Vec<Subject>, progress: &mut dyn FnMut(&str)) -> [GuestF
     [first, second]
 }
 
-/// Waits for each guest's ready line, then for it to answer dom0's ping.
-fn wait_until_reachable(
-    host: &TestHost,
+/// Starts one guest and waits for its ready line, then for it to answer
+/// dom0's ping. A guest that ends before it is ready (xl's vif hotplug
+/// timing out under load, an early triple fault under the emulator) is
+/// started once more; the first failure is reported on the way.
+fn start_subject<'scope, 'env>(
+    scope: &'scope thread::Scope<'scope, 'env>,
+    host: &'env TestHost,
     options: &NetBenchOptions,
-    subjects: &mut [Subject],
+    spec: GuestSpec,
+    figures: GuestFigures,
+    role: Role,
     progress: &mut dyn FnMut(&str),
-) {
-    let deadline = Instant::now() + options.ready_timeout;
-    for subject in subjects.iter_mut() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match subject.guest.wait_for_line(subject.ready_marker, left) {
-            Ok(line) => progress(&format!("{}: {line}", subject.figures.label)),
+) -> Subject<'scope> {
+    const ATTEMPTS: u32 = 2;
+    let mut attempt = 1;
+    loop {
+        progress(&format!("starting {} ({})", figures.label, spec.name));
+        let guest = BackgroundGuest::start(scope, host, spec.clone());
+        let mut subject = Subject {
+            figures: figures.clone(),
+            ip: role.ip,
+            guest,
+        };
+        match subject
+            .guest
+            .wait_for_line(role.ready_marker, options.ready_timeout)
+        {
+            Ok(line) => progress(&format!(
+                "{} ready {:.1} s after xl create: {}",
+                subject.figures.label,
+                line.at.as_secs_f64(),
+                line.text
+            )),
+            Err(NotReady::Ended(how)) if attempt < ATTEMPTS => {
+                progress(&format!(
+                    "{} ended before it was ready ({how}); console: {}; starting it again",
+                    subject.figures.label,
+                    subject.guest.console_tail(5)
+                ));
+                let _ = subject.guest.finish();
+                attempt += 1;
+                continue;
+            }
             Err(why) => {
                 let error = BenchError::NotReady {
                     guest: subject.figures.label.clone(),
@@ -308,29 +349,36 @@ fn wait_until_reachable(
                     console: subject.guest.console_tail(15),
                 };
                 subject.fail(error, progress);
-                continue;
+                return subject;
             }
         }
-        let ip = subject.ip;
-        let script = format!(
-            "for i in $(seq 60); do\n\
-             \x20   ping -c 1 -W 1 {ip} >/dev/null 2>&1 && {{ echo \"answered after $i tries\"; exit 0; }}\n\
-             \x20   sleep 0.5\n\
-             done\n\
-             echo 'no answer to 60 pings in about a minute'; exit 1\n"
-        );
-        let said = match host.dom0_exec(&script, Duration::from_secs(180)) {
-            Ok(out) if out.status == 0 => continue,
-            Ok(out) => last_lines(&format!("{}\n{}", out.stdout, out.stderr), 4),
-            Err(e) => e.to_string(),
-        };
-        let error = BenchError::Unreachable {
-            guest: subject.figures.label.clone(),
-            ip: ip.into(),
-            said,
-        };
-        subject.fail(error, progress);
+        if let Err(error) = check_reachable(host, &subject) {
+            subject.fail(error, progress);
+        }
+        return subject;
     }
+}
+
+/// Whether dom0 reaches the guest: a ping answered within about a minute.
+fn check_reachable(host: &TestHost, subject: &Subject) -> std::result::Result<(), BenchError> {
+    let ip = subject.ip;
+    let script = format!(
+        "for i in $(seq 60); do\n\
+         \x20   ping -c 1 -W 1 {ip} >/dev/null 2>&1 && {{ echo \"answered after $i tries\"; exit 0; }}\n\
+         \x20   sleep 0.5\n\
+         done\n\
+         echo 'no answer to 60 pings in about a minute'; exit 1\n"
+    );
+    let said = match host.dom0_exec(&script, Duration::from_secs(180)) {
+        Ok(out) if out.status == 0 => return Ok(()),
+        Ok(out) => last_lines(&format!("{}\n{}", out.stdout, out.stderr), 4),
+        Err(e) => e.to_string(),
+    };
+    Err(BenchError::Unreachable {
+        guest: subject.figures.label.clone(),
+        ip: ip.into(),
+        said,
+    })
 }
 
 /// The measuring rounds: each round runs every probe once against each
