@@ -2,7 +2,7 @@
 //! Linux dom0 under QEMU) once, then runs every case against it with
 //! `xl create`, prints a table and the figures seen, and ends with the line
 //! "N passed, N failed". Set RUMPX_SKIP_XEN=1 to skip (the line says so),
-//! RUMPX_XEN_CASES=word to run only the cases whose names contain the word,
+//! RUMPX_XEN_CASES=word[,word] to run only the cases whose names contain a word,
 //! RUMPX_XEN_REPEAT=N to run them N times.
 
 #[path = "xen/boot.rs"]
@@ -121,15 +121,17 @@ fn main() -> ExitCode {
             dom0_pings_echoes_and_streams_through_netfront,
         ),
     ];
-    // RUMPX_XEN_CASES=word runs only the cases whose names contain it;
-    // cases known to fail run only when named that way.
+    // RUMPX_XEN_CASES=word[,word...] runs only the cases whose names
+    // contain one of the words; cases known to fail run only when named
+    // that way.
     let only = std::env::var("RUMPX_XEN_CASES").unwrap_or_default();
+    let words: Vec<&str> = only.split(',').filter(|w| !w.is_empty()).collect();
     for name in KNOWN_FAILING.iter().filter(|_| only.is_empty()) {
         println!("test {name} ... not run by default: known to fail, see KNOWN_FAILING");
     }
     let cases: Vec<&Case> = cases
         .iter()
-        .filter(|(name, _)| name.contains(&only))
+        .filter(|(name, _)| words.is_empty() || words.iter().any(|w| name.contains(w)))
         .filter(|(name, _)| !only.is_empty() || !KNOWN_FAILING.contains(name))
         .collect();
     // RUMPX_XEN_REPEAT=N runs the chosen cases N times (hunting flakes).

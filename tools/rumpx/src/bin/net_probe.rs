@@ -2,7 +2,7 @@
 //! benchmarks, with a one-line machine-readable summary per run.
 //!
 //! - `udp-echo ADDR:PORT COUNT [SIZE]`: COUNT datagrams of SIZE bytes, each
-//!   carrying its sequence number and seeded bytes, one in flight at a time;
+//!   carrying its sequence number and seeded bytes, 32 in flight at a time;
 //!   a datagram not echoed within 500 ms is sent again. Every byte echoed
 //!   must match.
 //! - `tcp-echo ADDR:PORT BYTES`: streams BYTES seeded bytes to an echo
@@ -61,6 +61,9 @@ fn parse<T: std::str::FromStr>(what: &str, value: Option<&String>) -> Result<T, 
         .map_err(|_| format!("{what}: cannot parse {value:?}"))
 }
 
+/// Datagrams in flight at once in `udp-echo`.
+const UDP_WINDOW: u64 = 32;
+
 fn udp_echo(addr: SocketAddr, count: u64, size: usize) -> Result<(), String> {
     if !(8..=65_000).contains(&size) {
         return Err("SIZE must be 8 to 65000 bytes".into());
@@ -74,39 +77,64 @@ fn udp_echo(addr: SocketAddr, count: u64, size: usize) -> Result<(), String> {
         .map_err(|e| format!("timeout: {e}"))?;
     let started = Instant::now();
     let mut pattern = Pattern::new(0x5eed);
-    let (mut out, mut back) = (vec![0u8; size], vec![0u8; size + 1]);
+    let mut back = vec![0u8; size + 1];
     let (mut retries, mut bytes) = (0u64, 0u64);
-    for seq in 0..count {
-        out[..8].copy_from_slice(&seq.to_le_bytes());
-        pattern.fill(&mut out[8..]);
-        let mut tries = 0;
-        loop {
-            if tries == 20 {
-                return Err(format!("datagram {seq}: no echo after 20 tries"));
+    let mut first = 0;
+    while first < count {
+        // A window of datagrams, each resent until its echo came back.
+        let window: Vec<Vec<u8>> = (first..count.min(first + UDP_WINDOW))
+            .map(|seq| {
+                let mut d = vec![0u8; size];
+                d[..8].copy_from_slice(&seq.to_le_bytes());
+                pattern.fill(&mut d[8..]);
+                d
+            })
+            .collect();
+        let mut echoed = vec![false; window.len()];
+        for round in 0..20 {
+            if round > 0 {
+                retries += echoed.iter().filter(|&&e| !e).count() as u64;
             }
-            tries += 1;
-            socket.send(&out).map_err(|e| format!("send: {e}"))?;
-            match socket.recv(&mut back) {
-                Ok(n) if n == size && back[..8] == out[..8] => {
-                    if back[..n] != out[..] {
-                        return Err(format!("datagram {seq}: echo differs"));
+            for (d, _) in window.iter().zip(&echoed).filter(|(_, &e)| !e) {
+                socket.send(d).map_err(|e| format!("send: {e}"))?;
+            }
+            while echoed.contains(&false) {
+                match socket.recv(&mut back) {
+                    Ok(n) => {
+                        let seq = u64::from_le_bytes(back[..8].try_into().unwrap_or_default());
+                        let Some(i) = seq.checked_sub(first).filter(|&i| i < window.len() as u64)
+                        else {
+                            continue; // a late echo of an earlier window
+                        };
+                        let i = i as usize;
+                        if back[..n] != window[i][..] {
+                            return Err(format!("datagram {seq}: echo differs"));
+                        }
+                        echoed[i] = true;
                     }
-                    break;
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        break
+                    }
+                    Err(e) => return Err(format!("recv: {e}")),
                 }
-                // An echo of an earlier, retried datagram: read on.
-                Ok(_) => continue,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    retries += 1
-                }
-                Err(e) => return Err(format!("recv: {e}")),
+            }
+            if !echoed.contains(&false) {
+                break;
             }
         }
-        bytes += size as u64;
+        if let Some(i) = echoed.iter().position(|&e| !e) {
+            return Err(format!(
+                "datagram {}: no echo after 20 tries",
+                first + i as u64
+            ));
+        }
+        bytes += (window.len() * size) as u64;
+        first += window.len() as u64;
     }
     let ms = started.elapsed().as_millis();
     println!("udp-echo: sent {count} echoed {count} bytes {bytes} retries {retries} ms {ms}");
