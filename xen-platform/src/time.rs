@@ -66,7 +66,7 @@ mod xen {
     use crate::hypercall;
     use crate::shared_info::shared_info_ptr;
     use core::ptr::{addr_of, read_volatile};
-    use core::sync::atomic::{fence, Ordering};
+    use core::sync::atomic::{fence, AtomicU64, Ordering};
     use xen_abi::shared_info;
 
     fn shared() -> *const shared_info {
@@ -115,11 +115,23 @@ mod xen {
         pv_clock().map(|c| (c, tsc::rdtsc()))
     }
 
+    /// The largest time [`monotonic_ns`] returned so far.
+    static LAST_NS: AtomicU64 = AtomicU64::new(0);
+
     /// Xen system time in nanoseconds (monotonic; 0 before the shared-info
     /// page is mapped).
+    ///
+    /// Xen rewrites the record from the calibration of the physical CPU the
+    /// vCPU last ran on; records of two physical CPUs can disagree by a few
+    /// microseconds (more under emulation), so a reading can fall behind an
+    /// earlier one. Without `PVCLOCK_TSC_STABLE_BIT` promises, readings are
+    /// clamped to never go backwards.
     pub fn monotonic_ns() -> u64 {
         match pv_clock() {
-            Some(c) => c.system_time_at(tsc::rdtsc()),
+            Some(c) => {
+                let now = c.system_time_at(tsc::rdtsc());
+                LAST_NS.fetch_max(now, Ordering::Relaxed).max(now)
+            }
             None => 0,
         }
     }
