@@ -38,7 +38,41 @@ pub struct BzImage {
     pub init_size: u64,
 }
 
+/// How the kernel inside a bzImage is compressed (by the payload's magic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadCompression {
+    /// gzip (1f 8b).
+    Gzip,
+    /// xz (fd 37 7a 58 5a 00): what Debian's kernels use.
+    Xz,
+    /// zstd (28 b5 2f fd).
+    Zstd,
+    /// Something else (lzma, bzip2, lzo, lz4, or not compressed).
+    Other,
+}
+
+impl PayloadCompression {
+    /// Recognises the compression from the payload's first bytes.
+    pub fn of(payload: &[u8]) -> Self {
+        if payload.starts_with(&[0x1f, 0x8b]) {
+            PayloadCompression::Gzip
+        } else if payload.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+            PayloadCompression::Xz
+        } else if payload.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            PayloadCompression::Zstd
+        } else {
+            PayloadCompression::Other
+        }
+    }
+}
+
 impl BzImage {
+    /// The compressed kernel (an ELF once unpacked) inside `bytes`, the
+    /// file this header was read from.
+    pub fn payload<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        &bytes[self.payload_start as usize..(self.payload_start + self.payload_length) as usize]
+    }
+
     /// The least guest memory, in MiB, that reaches the end of the kernel's
     /// initialisation area: a guest given less fails in `xl create` (libxc
     /// cannot place the image).
@@ -171,6 +205,25 @@ mod tests {
         assert_eq!(image.payload_length, 100);
         // 16 MiB + 63.6 MiB: what Debian 12's kernel needs.
         assert_eq!(image.min_memory_mib(), 80);
+    }
+
+    #[test]
+    fn finds_the_payload_and_its_compression() {
+        let mut bytes = image();
+        let at = 40 * 512 + 716;
+        bytes[at..at + 6].copy_from_slice(&[0xfd, b'7', b'z', b'X', b'Z', 0]);
+        let header = check_bzimage(&bytes).unwrap();
+        let payload = header.payload(&bytes);
+        assert_eq!(payload.len(), 100);
+        assert_eq!(PayloadCompression::of(payload), PayloadCompression::Xz);
+        assert_eq!(
+            PayloadCompression::of(&[0x1f, 0x8b, 8]),
+            PayloadCompression::Gzip
+        );
+        assert_eq!(
+            PayloadCompression::of(b"\x7fELF"),
+            PayloadCompression::Other
+        );
     }
 
     #[test]

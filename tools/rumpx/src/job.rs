@@ -142,27 +142,33 @@ pub fn check_kernel(spec: &GuestSpec) -> Result<()> {
         KernelKind::Rumpx => check_image(&spec.image).map(|_| ()),
         KernelKind::Linux => {
             let bytes = fs::read(&spec.image).map_err(io_at(&spec.image))?;
-            let image = check_bzimage(&bytes).map_err(|reason| Error::NotLinuxKernel {
-                path: spec.image.clone(),
-                reason,
-            })?;
-            if u64::from(spec.memory_mib) < image.min_memory_mib() {
+            let ramdisk_bytes = match &spec.ramdisk {
+                Some(ramdisk) => fs::metadata(ramdisk).map_err(io_at(ramdisk))?.len(),
+                None => 0,
+            };
+            let needed = if bytes.starts_with(b"\x7fELF") {
+                // An unpacked kernel (vmlinux): Xen loads its segments as they are.
+                let image = check_image(&spec.image)?;
+                image.load_end + ramdisk_bytes
+            } else {
+                let image = check_bzimage(&bytes).map_err(|reason| Error::NotLinuxKernel {
+                    path: spec.image.clone(),
+                    reason,
+                })?;
+                image.pref_address + image.init_size + ramdisk_bytes
+            };
+            let needed_mib = needed.div_ceil(1024 * 1024);
+            if u64::from(spec.memory_mib) < needed_mib {
                 return Err(Error::Invalid {
                     what: "guest memory",
                     detail: format!(
-                        "{} MiB for {}: the kernel {} needs at least {} MiB \
-                         (it runs from {:#x} and initialises {} KiB)",
+                        "{} MiB for {}: the kernel {} and its ramdisk reach to {needed_mib} MiB \
+                         of guest memory before it even runs",
                         spec.memory_mib,
                         spec.name,
                         spec.image.display(),
-                        image.min_memory_mib(),
-                        image.pref_address,
-                        image.init_size / 1024
                     ),
                 });
-            }
-            if let Some(ramdisk) = &spec.ramdisk {
-                fs::metadata(ramdisk).map_err(io_at(ramdisk))?;
             }
             Ok(())
         }
