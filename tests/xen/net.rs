@@ -31,6 +31,9 @@ pub(crate) fn dom0_pings_echoes_and_streams_through_netfront(f: &Fixture) -> Ver
     let probe = f.net_probe.display();
     let script = format!(
         "{wait}set -o pipefail\n\
+         # However the script ends, the guest is asked to stop (and destroyed\n\
+         # if it does not), so its console and figures come back at once.\n\
+         trap 'timeout 30 xl shutdown -w netcheck >/dev/null 2>&1 || xl destroy netcheck >/dev/null 2>&1' EXIT\n\
          for i in $(seq 300); do ping -c 1 -W 1 {GUEST_IP} >/dev/null 2>&1 && break; sleep 0.2; done\n\
          echo \"first ping answered after $i tries\"\n\
          ping -c 100 -A -W 5 {GUEST_IP} | tail -n 2\n\
@@ -44,8 +47,7 @@ pub(crate) fn dom0_pings_echoes_and_streams_through_netfront(f: &Fixture) -> Ver
          xl network-attach netcheck bridge=xenbr0 mac=00:16:3e:52:00:02 || exit 1\n\
          for i in $(seq 300); do ping -c 1 -W 1 {GUEST_IP} >/dev/null 2>&1 && break; sleep 0.2; done\n\
          ping -c 20 -A -W 5 {GUEST_IP} | sed 's/^/after re-attach: /' | tail -n 2\n\
-         {probe} tcp-echo {GUEST_IP}:7 1048576 | sed 's/^/after re-attach: /' || exit 1\n\
-         xl shutdown netcheck\n",
+         {probe} tcp-echo {GUEST_IP}:7 1048576 | sed 's/^/after re-attach: /' || exit 1\n",
         wait = wait_for_domain("netcheck"),
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;

@@ -19,6 +19,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 use netfront::{Config, LinkState, Netfront};
 use smoltcp::iface::{Interface, SocketSet};
 use smoltcp::time::Instant;
@@ -50,8 +51,33 @@ xen_platform::entry!(main);
 /// Stack of the network thread: smoltcp's TCP path has deep frames.
 const NET_STACK_BYTES: usize = 512 * 1024;
 
-/// Called when the toolstack asks the guest to stop: the platform figures.
+/// What the network loop last saw, for the goodbye lines (the hook cannot
+/// reach the loop's state).
+static RX_PACKETS: AtomicU64 = AtomicU64::new(0);
+static TX_PACKETS: AtomicU64 = AtomicU64::new(0);
+static TX_REFUSED: AtomicU64 = AtomicU64::new(0);
+static RX_DROPPED: AtomicU64 = AtomicU64::new(0);
+static LOOPS: AtomicU64 = AtomicU64::new(0);
+
+/// Called when the toolstack asks the guest to stop: the loop's and the
+/// platform's figures.
 fn goodbye(_: &xen_platform::xenbus::ShutdownRequest) {
+    println!(
+        "netcheck: rx {} tx {} tx refused {} rx dropped {} loops {}",
+        RX_PACKETS.load(Ordering::Relaxed),
+        TX_PACKETS.load(Ordering::Relaxed),
+        TX_REFUSED.load(Ordering::Relaxed),
+        RX_DROPPED.load(Ordering::Relaxed),
+        LOOPS.load(Ordering::Relaxed)
+    );
+    sched::dump();
+    // This small domain's ports are the first few: VIRQ_TIMER, xenstore,
+    // console, the vif's.
+    for port in 1..8 {
+        if let Some(state) = evtchn::port_state(xen_platform::services::Port(port)) {
+            println!("netcheck: port {port}: {state}");
+        }
+    }
     let s = sched::stats();
     println!(
         "netcheck: switches {} halts {} timer events {} nested upcalls {}",
@@ -201,6 +227,12 @@ fn serve(
                 link = state;
             }
         }
+        let c = dev.vif.counters();
+        RX_PACKETS.store(c.rx_packets, Ordering::Relaxed);
+        TX_PACKETS.store(c.tx_packets, Ordering::Relaxed);
+        TX_REFUSED.store(dev.tx_refused, Ordering::Relaxed);
+        RX_DROPPED.store(c.rx_dropped + dev.rx_overflow, Ordering::Relaxed);
+        LOOPS.fetch_add(1, Ordering::Relaxed);
         if moved {
             continue;
         }

@@ -57,7 +57,7 @@ pub use irqlock::{without_interrupts, IrqLock, IrqLockGuard};
 pub(crate) use run::init;
 #[cfg(target_os = "none")]
 pub use run::{
-    current, exit, get_tls, set_tls, sleep_ns, sleep_until, spawn, spawn_with_stack, stats,
+    current, dump, exit, get_tls, set_tls, sleep_ns, sleep_until, spawn, spawn_with_stack, stats,
     yield_now, Current, Event, JoinHandle, Stats, ThreadId, WaitQueue, MAX_THREADS, STACK_SIZE,
 };
 

@@ -81,6 +81,44 @@ pub fn stats() -> Stats {
     }
 }
 
+/// Prints the scheduler's state on the console: the clock, the armed
+/// timer, each thread's state and deadline, the timer queue. For
+/// post-mortems of a guest that stopped making progress.
+pub fn dump() {
+    use alloc::vec::Vec;
+    let cpu = this_cpu();
+    let now = time::monotonic_ns();
+    let (threads, queue) = {
+        let s = SCHED.lock();
+        let threads: Vec<_> = s
+            .core
+            .live_threads()
+            .map(|(slot, t)| (slot, t.name, t.state, t.deadline, t.result))
+            .collect();
+        let queue: Vec<_> = s.core.timer_queue().collect();
+        (threads, queue)
+    };
+    let armed = cpu.timer_armed.load(Ordering::Relaxed);
+    let rel = |d: u64| d as i128 - now as i128;
+    crate::println!(
+        "sched: now {now} ns, timer armed {}, fired {}, current slot {}",
+        if armed == NO_TIMER {
+            alloc::string::String::from("no")
+        } else {
+            alloc::format!("at now{:+} ns", rel(armed))
+        },
+        cpu.timer_fired.load(Ordering::Relaxed),
+        current_slot()
+    );
+    for (slot, name, state, deadline, result) in threads {
+        crate::println!(
+            "sched: slot {slot} {name:?} {state:?} deadline {:?} last wait {result:?}",
+            deadline.map(rel)
+        );
+    }
+    crate::println!("sched: timer queue {queue:?}");
+}
+
 fn this_cpu() -> &'static Cpu {
     &CPU0
 }

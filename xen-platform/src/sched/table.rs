@@ -260,6 +260,19 @@ impl<const N: usize> Core<N> {
         }
     }
 
+    /// Slots in use and their threads (diagnostics).
+    pub fn live_threads(&self) -> impl Iterator<Item = (Slot, &Thread)> {
+        self.threads
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.state != State::Free)
+    }
+
+    /// Slots in the timer queue, earliest first (diagnostics).
+    pub fn timer_queue(&self) -> impl Iterator<Item = Slot> + '_ {
+        core::iter::successors(self.timers, |&s| self.threads[s].timer_next).take(N)
+    }
+
     /// The earliest deadline in the timer queue.
     pub fn next_deadline(&self) -> Option<u64> {
         self.timers.and_then(|s| self.threads[s].deadline)
