@@ -7,6 +7,7 @@ use crate::error::{io_at, Error, Result};
 use crate::outcome::{parse_stamped_line, ConsoleLine, GuestOutcome, RunRecord};
 use crate::pvh_elf::{check_pvh_image, PvhImage};
 use crate::xl_config::{GuestType, TscMode, Vif, XlConfig};
+use flate2::read::GzDecoder;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -135,20 +136,31 @@ pub fn check_image(path: &Path) -> Result<PvhImage> {
 }
 
 /// Checks a guest's kernel the way its kind asks for, before anything is
-/// booted: a rumpx image must be a PVH ELF; a Linux kernel a bzImage whose
-/// initialisation area fits in the guest's memory, with its ramdisk present.
+/// booted: a rumpx image must be a PVH ELF; a Linux kernel a bzImage, or an
+/// ELF (gzip'd or not, as xl takes it) that Xen can start as PVH, which with
+/// its ramdisk fits in the guest's memory.
 pub fn check_kernel(spec: &GuestSpec) -> Result<()> {
     match spec.kind {
         KernelKind::Rumpx => check_image(&spec.image).map(|_| ()),
         KernelKind::Linux => {
-            let bytes = fs::read(&spec.image).map_err(io_at(&spec.image))?;
+            let mut bytes = fs::read(&spec.image).map_err(io_at(&spec.image))?;
+            if bytes.starts_with(&[0x1f, 0x8b]) {
+                let mut unpacked = Vec::new();
+                GzDecoder::new(&bytes[..])
+                    .read_to_end(&mut unpacked)
+                    .map_err(io_at(&spec.image))?;
+                bytes = unpacked;
+            }
             let ramdisk_bytes = match &spec.ramdisk {
                 Some(ramdisk) => fs::metadata(ramdisk).map_err(io_at(ramdisk))?.len(),
                 None => 0,
             };
             let needed = if bytes.starts_with(b"\x7fELF") {
                 // An unpacked kernel (vmlinux): Xen loads its segments as they are.
-                let image = check_image(&spec.image)?;
+                let image = check_pvh_image(&bytes).map_err(|reason| Error::NotPvhImage {
+                    path: spec.image.clone(),
+                    reason,
+                })?;
                 image.load_end + ramdisk_bytes
             } else {
                 let image = check_bzimage(&bytes).map_err(|reason| Error::NotLinuxKernel {
@@ -340,6 +352,20 @@ mod tests {
             matches!(as_linux, Error::NotLinuxKernel { .. }),
             "{as_linux}"
         );
+
+        // A gzip'd PVH ELF, as linux_domu writes the kernel.
+        let gzip = |bytes: &[u8]| {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, bytes).unwrap();
+            gz.finish().unwrap()
+        };
+        let kernel = dir.join("vmlinux.gz");
+        let elf = crate::elf_image::MinimalImage::pvh(&[0xf4]).to_bytes();
+        fs::write(&kernel, gzip(&elf)).unwrap();
+        check_kernel(&GuestSpec::linux("c", &kernel, &script)).unwrap();
+        fs::write(&kernel, gzip(&[b'x'; 1000])).unwrap();
+        let garbage = check_kernel(&GuestSpec::linux("d", &kernel, &script)).unwrap_err();
+        assert!(matches!(garbage, Error::NotLinuxKernel { .. }), "{garbage}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }
