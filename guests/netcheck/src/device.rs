@@ -1,6 +1,8 @@
 //! smoltcp's `phy::Device` over a netfront vif: received frames are queued
-//! by [`VifDevice::pull`] (one pass over the rx ring), sent frames go
-//! straight to the tx ring as one slice.
+//! by [`VifDevice::pull`] (one pass over the rx ring); sent frames go to
+//! the tx ring, or wait in a backlog while the ring is full (dropping them
+//! would cost TCP a retransmission timeout each), and smoltcp is told to
+//! hold its frames while the backlog is long.
 
 use alloc::collections::VecDeque;
 use alloc::vec;
@@ -13,15 +15,21 @@ use crate::Vif;
 
 /// Frames kept waiting for the stack at most; more are dropped (counted).
 const RX_QUEUE_MAX: usize = 512;
+/// Frames waiting for room in the tx ring at most; more are dropped.
+const TX_BACKLOG_MAX: usize = 256;
+/// With this many frames waiting, smoltcp is asked to hold its own.
+const TX_BACKLOG_PAUSE: usize = 64;
 
 /// A vif as smoltcp sees it.
 pub struct VifDevice {
     /// The driver.
     pub vif: Vif,
     rx: VecDeque<Vec<u8>>,
+    tx_backlog: VecDeque<Vec<u8>>,
     /// Frames dropped because the stack fell behind.
     pub rx_overflow: u64,
-    /// Frames the driver refused to send (ring full or link down).
+    /// Frames dropped on the way out (backlog full, or the vif refused
+    /// them for good: link down, invalid frame).
     pub tx_refused: u64,
 }
 
@@ -31,6 +39,7 @@ impl VifDevice {
         VifDevice {
             vif,
             rx: VecDeque::new(),
+            tx_backlog: VecDeque::new(),
             rx_overflow: 0,
             tx_refused: 0,
         }
@@ -52,7 +61,47 @@ impl VifDevice {
                 *overflow += 1;
             }
         })?;
-        Ok(report.rx_frames > 0 || report.tx_completed > 0 || report.more_pending)
+        let sent = self.flush_backlog();
+        Ok(report.rx_frames > 0 || report.tx_completed > 0 || report.more_pending || sent)
+    }
+
+    /// Sends backlogged frames while the ring has room; returns whether any
+    /// went out.
+    fn flush_backlog(&mut self) -> bool {
+        let mut sent = false;
+        while let Some(frame) = self.tx_backlog.front() {
+            match self.vif.send(&[frame], TxOffload::default()) {
+                Ok(()) => {
+                    self.tx_backlog.pop_front();
+                    sent = true;
+                }
+                Err(netfront::NetError::Busy(_)) => break,
+                Err(_) => {
+                    self.tx_backlog.pop_front();
+                    self.tx_refused += 1;
+                }
+            }
+        }
+        sent
+    }
+
+    /// Sends `frame` now, or queues it behind the backlog.
+    fn send(&mut self, frame: Vec<u8>) {
+        if self.tx_backlog.is_empty() {
+            match self.vif.send(&[&frame], TxOffload::default()) {
+                Ok(()) => return,
+                Err(netfront::NetError::Busy(_)) => {}
+                Err(_) => {
+                    self.tx_refused += 1;
+                    return;
+                }
+            }
+        }
+        if self.tx_backlog.len() < TX_BACKLOG_MAX {
+            self.tx_backlog.push_back(frame);
+        } else {
+            self.tx_refused += 1;
+        }
     }
 }
 
@@ -72,9 +121,7 @@ impl smoltcp::phy::TxToken for Tx<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = vec![0u8; len];
         let r = f(&mut frame);
-        if self.0.vif.send(&[&frame], TxOffload::default()).is_err() {
-            self.0.tx_refused += 1;
-        }
+        self.0.send(frame);
         r
     }
 }
@@ -89,7 +136,7 @@ impl Device for VifDevice {
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<Tx<'_>> {
-        Some(Tx(self))
+        (self.tx_backlog.len() < TX_BACKLOG_PAUSE).then_some(Tx(self))
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
