@@ -168,6 +168,11 @@ fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
     stream
         .set_read_timeout(Some(Duration::from_secs(60)))
         .map_err(|e| format!("timeout: {e}"))?;
+    // A peer that vanishes mid-stream (a guest that crashed) would otherwise
+    // block a write until TCP gives up, many minutes later.
+    stream
+        .set_write_timeout(Some(Duration::from_secs(60)))
+        .map_err(|e| format!("timeout: {e}"))?;
     Ok(stream)
 }
 
