@@ -122,8 +122,13 @@ impl<'scope> BackgroundGuest<'scope> {
 
     /// Whether the guest has ended, after taking in what it printed so far.
     pub fn has_ended(&mut self) -> bool {
+        self.ended().is_some()
+    }
+
+    /// How the guest ended ("reboot after 3.0 s; xl said: ..."), if it has.
+    pub fn ended(&mut self) -> Option<String> {
         self.drain();
-        self.ended.is_some()
+        self.ended.clone()
     }
 
     /// The last `n` console lines seen so far, one per line, or a note

@@ -409,6 +409,21 @@ fn run_rounds(
     }
 }
 
+/// The dom0 script of one probe run: `rumpx-net-probe` at `probe` against
+/// `ip`, killed (and saying so) when it runs longer than `limit`.
+fn probe_script(probe: &Path, kind: Probe, ip: &str, bytes: u64, limit: Duration) -> String {
+    let limit_s = limit.as_secs().max(1);
+    format!(
+        "timeout {limit_s} {} {} {ip}:{} {bytes}\n\
+         status=$?\n\
+         [ $status -eq 143 ] && echo \"rumpx-net-probe did not finish in {limit_s} s\"\n\
+         exit $status\n",
+        probe.display(),
+        kind.mode(),
+        kind.port(),
+    )
+}
+
 /// One probe run against one guest, its figures added to the guest's.
 fn probe_once(
     host: &TestHost,
@@ -419,22 +434,24 @@ fn probe_once(
     run: u32,
     progress: &mut dyn FnMut(&str),
 ) -> std::result::Result<(), BenchError> {
-    let script = format!(
-        "{} {} {}:{} {}\n",
-        probe.display(),
-        kind.mode(),
+    let script = probe_script(
+        probe,
+        kind,
         subject.ip,
-        kind.port(),
-        options.bytes
+        options.bytes,
+        options.probe_timeout(),
     );
     let failed = |subject: &mut Subject, said: String| BenchError::ProbeFailed {
         guest: subject.figures.label.clone(),
         probe: kind.mode(),
         run,
-        said,
+        said: match subject.guest.ended() {
+            Some(how) => format!("{said} (the guest had ended: {how})"),
+            None => said,
+        },
         console: subject.guest.console_tail(10),
     };
-    let output = match host.dom0_exec(&script, options.probe_timeout()) {
+    let output = match host.dom0_exec(&script, options.probe_timeout() + Duration::from_secs(60)) {
         Ok(output) => output,
         Err(e) => return Err(failed(subject, e.to_string())),
     };
@@ -458,7 +475,7 @@ fn probe_once(
     ));
     subject.figures.runs.push((kind, figures));
     if subject.guest.has_ended() {
-        return Err(failed(subject, "the guest ended during the run".into()));
+        return Err(failed(subject, "the run passed but then".into()));
     }
     Ok(())
 }
@@ -505,6 +522,28 @@ mod tests {
             .unwrap();
         assert!(cfg.contains("vcpus = 1\n"), "{cfg}");
         assert!(cfg.contains("tsc_mode = \"native\""), "{cfg}");
+    }
+
+    #[test]
+    fn the_probe_script_runs_the_probe_with_a_time_limit() {
+        let script = probe_script(
+            Path::new("/share/tools/rumpx-net-probe"),
+            Probe::TcpSink,
+            "10.99.0.3",
+            1024,
+            Duration::from_secs(90),
+        );
+        assert!(
+            script
+                .starts_with("timeout 90 /share/tools/rumpx-net-probe tcp-sink 10.99.0.3:9 1024\n"),
+            "{script}"
+        );
+        assert!(script.contains("did not finish in 90 s"), "{script}");
+        let parsed = std::process::Command::new("bash")
+            .args(["-n", "-c", &script])
+            .status()
+            .unwrap();
+        assert!(parsed.success(), "{script}");
     }
 
     #[test]
