@@ -244,7 +244,8 @@ fn guest_specs(
 
 /// Starts the guests one after the other (each `xl create` runs dom0's
 /// slow vif hotplug script; two at once were seen to time out under load),
-/// measures them side by side, and shuts them down.
+/// the Linux DomU first as it takes longest to boot, measures them side by
+/// side, and shuts them down.
 fn measure(
     host: &TestHost,
     options: &NetBenchOptions,
@@ -255,10 +256,11 @@ fn measure(
     let names: Vec<String> = specs.iter().map(|(s, _)| s.name.clone()).collect();
     let [rumpx, linux] = thread::scope(|scope| {
         let mut subjects = Vec::new();
-        for ((spec, figures), role) in specs.into_iter().zip(ROLES) {
+        for ((spec, figures), role) in specs.into_iter().zip(ROLES).rev() {
             let subject = start_subject(scope, host, options, spec, figures, role, progress);
             subjects.push(subject);
         }
+        subjects.reverse();
         run_rounds(host, options, &mut subjects, probe, progress);
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         match stop_guests(host, &names, Duration::from_secs(30)) {
