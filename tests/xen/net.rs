@@ -50,7 +50,19 @@ pub(crate) fn dom0_pings_echoes_and_streams_through_netfront(f: &Fixture) -> Ver
          {probe} tcp-echo {GUEST_IP}:7 1048576 | sed 's/^/after re-attach: /' || exit 1\n",
         wait = wait_for_domain("netcheck"),
     );
-    let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+    let (mut outcome, mut dom0) = run_with_dom0(f, &spec, &script)?;
+    if outcome.reason == ShutdownReason::Reboot {
+        // The guest never asks for a reboot; Xen ends an HVM guest whose
+        // CPU triple-faulted with reason reboot. On this emulated host that
+        // has also happened to a Linux DomU before it printed anything, so
+        // one such end is reported and the case runs once more; a second
+        // one fails it (see docs/test-host.md).
+        println!(
+            "note: netcheck ended with reason reboot (a triple fault) after {:.1} s; running the case once more",
+            outcome.lifetime.as_secs_f64()
+        );
+        (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+    }
     let out = &dom0.stdout;
     let shown = |v: Verdict| v.map_err(|why| format!("{why}\ndom0 said: {out}{}", dom0.stderr));
     shown(expect(
