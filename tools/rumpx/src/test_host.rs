@@ -9,6 +9,7 @@ use crate::job::{self, GuestSpec};
 use crate::outcome::{ConsoleLine, GuestOutcome};
 use crate::packages::PackageCache;
 use crate::qemu::{self, MachineSpec};
+use crate::xl_config::TscMode;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Child;
@@ -124,7 +125,14 @@ impl TestHost {
             }
             None => None,
         };
-        job::write_inputs(&dir, spec, &in_dom0("kernel"), ramdisk_in_dom0.as_deref())?;
+        // The emulated CPU offers no invariant TSC, so Xen would trap and
+        // emulate every `rdtsc` of the guest. On this host that path has
+        // ended guests in triple faults (a netcheck with RIP in its clock
+        // read; Linux PVH guests did not boot without it), and it costs a
+        // world switch per clock read. Guests here read the TSC natively.
+        let mut spec = spec.clone();
+        spec.tsc_mode.get_or_insert(TscMode::Native);
+        job::write_inputs(&dir, &spec, &in_dom0("kernel"), ramdisk_in_dom0.as_deref())?;
         self.submit(&id, "go")?;
         let done = self.share.join("jobs").join(format!("{id}.done"));
         let deadline = Instant::now() + spec.timeout + Duration::from_secs(60);
