@@ -4,6 +4,7 @@
 //! (`dom0/init`, `dom0/run-guest`). Built once and reused while its inputs
 //! (the exact package files and the scripts) stay the same.
 
+use crate::build_cache;
 use crate::cpio::CpioWriter;
 use crate::error::{io_at, Error, Result};
 use crate::fingerprint::fnv1a;
@@ -180,51 +181,24 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<B
         kernel: out.join("vmlinuz"),
         initramfs: out.join("dom0.cpio.gz"),
     };
-    let manifest = manifest(&debs);
-    let manifest_path = out.join("manifest");
-    let up_to_date = fs::read_to_string(&manifest_path).is_ok_and(|m| m == manifest)
-        && [&files.xen, &files.kernel, &files.initramfs]
-            .iter()
-            .all(|p| p.exists());
-    if up_to_date {
-        return Ok(files);
-    }
-
-    progress("unpacking packages");
-    let root = out.join(format!("root-{}", std::process::id()));
-    remove_tree(&root)?;
-    fs::create_dir_all(&root).map_err(io_at(&root))?;
-    for deb in &debs {
-        packages::extract(deb, &root)?;
-    }
-
-    progress("assembling dom0's initramfs");
-    write_xen(&root, &files.xen)?;
-    copy_kernel(&root, &files.kernel)?;
-    let modules = pick_modules(&root)?;
-    check_shared_libraries(&root)?;
-    write_initramfs(&root, &modules, &files.initramfs)?;
-    fs::write(&manifest_path, manifest).map_err(io_at(&manifest_path))?;
-    remove_tree(&root)?;
+    build_cache::ensure(
+        &out,
+        &manifest(&debs),
+        &[&files.xen, &files.kernel, &files.initramfs],
+        |root| {
+            progress("unpacking packages");
+            for deb in &debs {
+                packages::extract(deb, root)?;
+            }
+            progress("assembling dom0's initramfs");
+            write_xen(root, &files.xen)?;
+            copy_kernel(root, &files.kernel)?;
+            let modules = pick_modules(root)?;
+            check_shared_libraries(root)?;
+            write_initramfs(root, &modules, &files.initramfs)
+        },
+    )?;
     Ok(files)
-}
-
-/// Removes a folder tree if it exists. Removing a large tree was seen to fail
-/// once with "Directory not empty" on these machines and succeed when
-/// repeated, so it is tried a few times.
-pub(crate) fn remove_tree(path: &Path) -> Result<()> {
-    let mut last = None;
-    for _ in 0..3 {
-        match fs::remove_dir_all(path) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(Error::Io {
-        path: path.to_path_buf(),
-        source: last.expect("the loop ran"),
-    })
 }
 
 /// What the boot files are made from: the exact package files and our scripts.

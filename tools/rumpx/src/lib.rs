@@ -5,6 +5,7 @@
 pub mod background_guest;
 pub mod bench_net;
 pub mod bench_report;
+pub mod build_cache;
 pub mod bzimage;
 pub mod cpio;
 pub mod dom0_image;

@@ -7,9 +7,10 @@
 //! echo (port 7). Built once into the package cache and reused while its
 //! inputs (the package files and our scripts) stay the same.
 
+use crate::build_cache;
 use crate::bzimage::{check_bzimage, PayloadCompression};
 use crate::cpio::CpioWriter;
-use crate::dom0_image::{remove_tree, KERNEL_METAPACKAGE};
+use crate::dom0_image::KERNEL_METAPACKAGE;
 use crate::error::{io_at, Error, Result};
 use crate::fingerprint::fnv1a;
 use crate::kernel_modules;
@@ -78,7 +79,6 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<L
     let debs = cache.fetch(&[&kernel_package, BUSYBOX_PACKAGE])?;
 
     let out = cache.dir().join("linux-domu");
-    fs::create_dir_all(&out).map_err(io_at(&out))?;
     let files = LinuxDomuFiles {
         release: kernel_package
             .strip_prefix("linux-image-")
@@ -87,24 +87,15 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<L
         kernel: out.join("kernel"),
         ramdisk: out.join("initrd.cpio.gz"),
     };
-    let manifest = manifest(&debs);
-    let manifest_path = out.join("manifest");
-    let up_to_date = fs::read_to_string(&manifest_path).is_ok_and(|m| m == manifest)
-        && files.kernel.exists()
-        && files.ramdisk.exists();
-    if up_to_date {
-        return Ok(files);
-    }
-
-    progress("assembling the Linux DomU's initramfs");
-    let root = out.join(format!("root-{}", std::process::id()));
-    remove_tree(&root)?;
-    fs::create_dir_all(&root).map_err(io_at(&root))?;
-    let built = build(&debs, &root, &files, progress);
-    let removed = remove_tree(&root);
-    built?;
-    removed?;
-    fs::write(&manifest_path, manifest).map_err(io_at(&manifest_path))?;
+    build_cache::ensure(
+        &out,
+        &manifest(&debs),
+        &[&files.kernel, &files.ramdisk],
+        |root| {
+            progress("assembling the Linux DomU's initramfs");
+            build(&debs, root, &files, progress)
+        },
+    )?;
     Ok(files)
 }
 
