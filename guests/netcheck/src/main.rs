@@ -227,15 +227,17 @@ fn serve(
                 link = state;
             }
         }
+        LOOPS.fetch_add(1, Ordering::Relaxed);
+        if moved {
+            continue;
+        }
+        // Threads switch only when one blocks, so the goodbye hook (on the
+        // lifecycle thread) always sees the snapshot taken before the wait.
         let c = dev.vif.counters();
         RX_PACKETS.store(c.rx_packets, Ordering::Relaxed);
         TX_PACKETS.store(c.tx_packets, Ordering::Relaxed);
         TX_REFUSED.store(dev.tx_refused, Ordering::Relaxed);
         RX_DROPPED.store(c.rx_dropped + dev.rx_overflow, Ordering::Relaxed);
-        LOOPS.fetch_add(1, Ordering::Relaxed);
-        if moved {
-            continue;
-        }
         let delay_ns = iface
             .poll_delay(now, sockets)
             .map_or(XENBUS_POLL_NS, |d| d.total_micros() * 1000)

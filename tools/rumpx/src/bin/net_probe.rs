@@ -13,6 +13,7 @@
 //!
 //! Exit status 0 only when everything arrived intact.
 
+use rumpx::fingerprint::Fnv1a as Fnv;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::process::ExitCode;
@@ -34,22 +35,6 @@ impl Pattern {
             self.0 ^= self.0 >> 27;
             let word = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes();
             chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-    }
-}
-
-/// FNV-1a, 64-bit, fed in pieces.
-struct Fnv(u64);
-
-impl Fnv {
-    fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        for &b in data {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
 }
@@ -159,7 +144,7 @@ fn send_pattern(mut stream: TcpStream, bytes: u64) -> Result<u64, String> {
     stream
         .shutdown(Shutdown::Write)
         .map_err(|e| format!("shutdown: {e}"))?;
-    Ok(digest.0)
+    Ok(digest.value())
 }
 
 fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
@@ -198,9 +183,9 @@ fn tcp_echo(addr: SocketAddr, bytes: u64) -> Result<(), String> {
     let mbit = bytes as f64 * 8.0 / 1000.0 / ms as f64;
     println!(
         "tcp-echo: sent {bytes} echoed {got} digest {sent:016x} echo-digest {:016x} ms {ms} mbit {mbit:.1}",
-        digest.0
+        digest.value()
     );
-    if got == bytes && digest.0 == sent {
+    if got == bytes && digest.value() == sent {
         Ok(())
     } else {
         Err("the echo differs from what was sent".into())
@@ -308,7 +293,7 @@ mod tests {
                 digest.update(&buf[..k]);
                 n += k as u64;
             }
-            writeln!(s, "{n} {:016x}", digest.0).unwrap();
+            writeln!(s, "{n} {:016x}", digest.value()).unwrap();
         });
         tcp_sink(sink_addr, 1_000_000).unwrap();
     }
