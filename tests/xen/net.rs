@@ -57,8 +57,12 @@ pub(crate) fn dom0_pings_echoes_and_streams_through_netfront(f: &Fixture) -> Ver
         // has also happened to a Linux DomU before it printed anything, so
         // one such end is reported and the case runs once more; a second
         // one fails it (see docs/test-host.md).
+        let state = outcome
+            .xl_log
+            .find("rumpx: domain")
+            .map_or("(no vCPU state was recorded)", |at| &outcome.xl_log[at..]);
         println!(
-            "note: netcheck ended with reason reboot (a triple fault) after {:.1} s; running the case once more",
+            "note: netcheck ended with reason reboot (a triple fault) after {:.1} s; running the case once more\n{state}",
             outcome.lifetime.as_secs_f64()
         );
         (outcome, dom0) = run_with_dom0(f, &spec, &script)?;

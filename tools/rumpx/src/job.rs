@@ -6,7 +6,7 @@ use crate::bzimage::check_bzimage;
 use crate::error::{io_at, Error, Result};
 use crate::outcome::{parse_stamped_line, ConsoleLine, GuestOutcome, RunRecord};
 use crate::pvh_elf::{check_pvh_image, PvhImage};
-use crate::xl_config::{GuestType, TscMode, Vif, XlConfig};
+use crate::xl_config::{Disk, GuestType, ShutdownAction, TscMode, Vif, XlConfig};
 use flate2::read::GzDecoder;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -47,6 +47,10 @@ pub struct GuestSpec {
     pub timeout: Duration,
     /// Network interfaces.
     pub vifs: Vec<Vif>,
+    /// Virtual disks (their images are paths in dom0).
+    pub disks: Vec<Disk>,
+    /// What xl does when the guest ends with reason reboot.
+    pub on_reboot: ShutdownAction,
 }
 
 impl GuestSpec {
@@ -63,6 +67,8 @@ impl GuestSpec {
             extra: None,
             timeout: Duration::from_secs(60),
             vifs: Vec::new(),
+            disks: Vec::new(),
+            on_reboot: ShutdownAction::Destroy,
         }
     }
 
@@ -105,6 +111,12 @@ impl GuestSpec {
         self
     }
 
+    /// Adds a virtual disk.
+    pub fn disk(mut self, disk: Disk) -> Self {
+        self.disks.push(disk);
+        self
+    }
+
     /// Sets the time limit.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -122,6 +134,8 @@ impl GuestSpec {
         cfg.memory_mib = self.memory_mib;
         cfg.extra = self.extra.clone();
         cfg.vifs = self.vifs.clone();
+        cfg.disks = self.disks.clone();
+        cfg.on_reboot = self.on_reboot;
         cfg
     }
 }

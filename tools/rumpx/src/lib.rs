@@ -28,4 +28,4 @@ pub use error::{Error, Result};
 pub use job::GuestSpec;
 pub use outcome::{ConsoleLine, GuestOutcome, ShutdownReason};
 pub use test_host::{HostOptions, TestHost};
-pub use xl_config::Vif;
+pub use xl_config::{Disk, DiskAccess, ShutdownAction, Vif};
