@@ -5,6 +5,7 @@
 use alloc::format;
 use alloc::vec;
 use alloc::vec::Vec;
+use check_data::Fnv1a as Fnv;
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, udp};
 use xen_platform::println;
@@ -16,23 +17,6 @@ const TCP_BUFFER: usize = 256 * 1024;
 /// Echo/sink port numbers.
 const ECHO_PORT: u16 = 7;
 const SINK_PORT: u16 = 9;
-
-/// FNV-1a 64, as dom0's probe computes it.
-#[derive(Clone, Copy)]
-struct Fnv(u64);
-
-impl Fnv {
-    const fn new() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        for &b in data {
-            self.0 ^= u64::from(b);
-            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-}
 
 /// One sink connection's tally.
 #[derive(Clone, Copy)]
@@ -147,13 +131,13 @@ impl Services {
                 moved = true;
             }
             if !s.may_recv() && s.may_send() && !sink.answered {
-                let answer = format!("{} {:016x}\n", sink.bytes, sink.digest.0);
+                let answer = format!("{} {:016x}\n", sink.bytes, sink.digest.value());
                 let _ = s.send_slice(answer.as_bytes());
                 s.close();
                 sink.answered = true;
                 println!(
                     "netcheck: sink got {} bytes, fnv1a64 {:016x}",
-                    sink.bytes, sink.digest.0
+                    sink.bytes, sink.digest.value()
                 );
             }
         }
