@@ -176,8 +176,10 @@ pub fn run(options: &NetBenchOptions, progress: &mut dyn FnMut(&str)) -> Result<
     let netcheck = guest_build::build_guest(RUMPX_GUEST)?;
     progress("building rumpx-net-probe for dom0");
     let probe_tool = guest_build::build_dom0_tool("rumpx-net-probe")?;
+    progress("building a static rumpx-disk-probe for the Linux DomU");
+    let disk_probe = guest_build::build_static_tool("rumpx-disk-probe")?;
     let cache = PackageCache::open(&options.host.cache_dir)?;
-    let linux = linux_domu::prepare(&cache, progress)?;
+    let linux = linux_domu::prepare(&cache, &disk_probe, progress)?;
     let specs = guest_specs(options, &netcheck, &linux);
     for (spec, _) in &specs {
         job::check_kernel(spec)?;

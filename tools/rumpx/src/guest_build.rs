@@ -39,19 +39,46 @@ pub fn build_dom0_tool(bin: &str) -> Result<PathBuf> {
     Ok(target_dir.join("release").join(bin))
 }
 
+/// Builds one of rumpx's helper programs as a static executable (glibc
+/// linked in), for a Linux guest whose initramfs has no C library. The
+/// target is named so that `crt-static` applies to the program only, not
+/// to the proc-macros and build scripts cargo runs on this machine.
+pub fn build_static_tool(bin: &str) -> Result<PathBuf> {
+    const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
+    let target_dir = workspace_root().join("target/static-tools");
+    let mut command = cargo_command(
+        &["-p", "rumpx", "--bin", bin, "--target", HOST_TARGET],
+        &target_dir,
+    );
+    command
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS");
+    run_build(bin, command)?;
+    Ok(target_dir.join(HOST_TARGET).join("release").join(bin))
+}
+
 fn cargo_build(what: &str, args: &[&str], target_dir: &Path) -> Result<()> {
+    run_build(what, cargo_command(args, target_dir))
+}
+
+/// `cargo build --release` of `args` into `target_dir`, from the workspace.
+fn cargo_command(args: &[&str], target_dir: &Path) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .args(["build", "--release", "--quiet"])
         .args(args)
         .arg("--target-dir")
         .arg(target_dir)
-        .current_dir(workspace_root())
-        .output()
-        .map_err(|e| Error::Build {
-            guest: what.into(),
-            detail: format!("cannot run cargo: {e}"),
-        })?;
+        .current_dir(workspace_root());
+    command
+}
+
+fn run_build(what: &str, mut command: Command) -> Result<()> {
+    let output = command.output().map_err(|e| Error::Build {
+        guest: what.into(),
+        detail: format!("cannot run cargo: {e}"),
+    })?;
     if output.status.success() {
         Ok(())
     } else {

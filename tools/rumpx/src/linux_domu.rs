@@ -1,11 +1,14 @@
 //! The Linux DomU that benchmarks compare rumpx guests with: the kernel of
 //! the Debian package dom0 boots (unpacked here from its bzImage into the
 //! ELF inside), and a small initramfs written here (our
-//! cpio writer; busybox from `busybox-static`; `xen-netfront` and what it
-//! depends on; the init script `linux-domu/init`), which brings eth0 up with
-//! the address on the kernel command line and serves a TCP sink (port 9) and
-//! echo (port 7). Built once into the package cache and reused while its
-//! inputs (the package files and our scripts) stay the same.
+//! cpio writer; busybox from `busybox-static`; `xen-netfront`,
+//! `xen-blkfront` and what they depend on; a static `rumpx-disk-probe`; the
+//! init script `linux-domu/init`). For `rumpx bench net` it brings eth0 up
+//! with the address on the kernel command line and serves a TCP sink (port
+//! 9) and echo (port 7); for `rumpx bench blk` it runs `rumpx-disk-probe
+//! bench` on the disk the command line names and powers off. Built once
+//! into the package cache and reused while its inputs (the package files,
+//! the probe and our scripts) stay the same.
 
 use crate::build_cache;
 use crate::bzimage::{check_bzimage, PayloadCompression};
@@ -30,7 +33,7 @@ use std::process::{Command, Stdio};
 const BUSYBOX_PACKAGE: &str = "busybox-static";
 
 /// Kernel modules the guest loads (with their dependencies, in load order).
-pub const MODULES: &[&str] = &["xen-netfront"];
+pub const MODULES: &[&str] = &["xen-netfront", "xen-blkfront"];
 
 /// The busybox applets the init script and the kernel run, linked in `bin`
 /// (and `sbin` is a link to `bin`: the kernel runs `/sbin/poweroff` when
@@ -47,8 +50,12 @@ const SINK: &str = include_str!("../linux-domu/rumpx-sink");
 /// What the init script prints once its services listen.
 pub const READY_MARKER: &str = "rumpx-linux: ready";
 
+/// Where the block benchmark's probe (a static `rumpx-disk-probe`) lives
+/// in the guest.
+pub const DISK_PROBE: &str = "bin/rumpx-disk-probe";
+
 /// Bump when the initramfs's layout changes, so cached ones are rebuilt.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// The guest's boot files.
 #[derive(Debug, Clone)]
@@ -71,9 +78,28 @@ pub fn command_line(address: &str) -> String {
     format!("console=hvc0 loglevel=4 rumpx.ip={address}")
 }
 
+/// The kernel command line that makes the guest run the block benchmark
+/// (`rumpx-disk-probe bench /dev/VDEV`) on its disk `vdev` and power off.
+pub fn blkbench_command_line(vdev: &str) -> String {
+    format!("console=hvc0 loglevel=4 rumpx.blkbench={vdev}")
+}
+
 /// Fetches what is missing and builds the boot files unless a build from the
-/// same inputs is cached. `progress` hears about each long step.
-pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<LinuxDomuFiles> {
+/// same inputs is cached. `disk_probe` is a static `rumpx-disk-probe`
+/// (see [`crate::guest_build::build_static_tool`]) to carry.
+/// `progress` hears about each long step.
+pub fn prepare(
+    cache: &PackageCache,
+    disk_probe: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<LinuxDomuFiles> {
+    let probe = fs::read(disk_probe).map_err(io_at(disk_probe))?;
+    check_static(&probe).map_err(|why| {
+        Error::LinuxDomuImage(format!(
+            "{}: {why}; the guest has no C library",
+            disk_probe.display()
+        ))
+    })?;
     let kernel_package = cache.resolve_metapackage(KERNEL_METAPACKAGE, "linux-image-")?;
     progress("fetching the Linux DomU's Debian packages (first use only)");
     let debs = cache.fetch(&[&kernel_package, BUSYBOX_PACKAGE])?;
@@ -89,19 +115,40 @@ pub fn prepare(cache: &PackageCache, progress: &mut dyn FnMut(&str)) -> Result<L
     };
     build_cache::ensure(
         &out,
-        &manifest(&debs),
+        &manifest(&debs, &probe),
         &[&files.kernel, &files.ramdisk],
         |root| {
             progress("assembling the Linux DomU's initramfs");
-            build(&debs, root, &files, progress)
+            build(&debs, &probe, root, &files, progress)
         },
     )?;
     Ok(files)
 }
 
-/// Unpacks the packages into `root` and writes the boot files from it.
+/// Whether `elf` is an x86-64 executable that needs no program
+/// interpreter (no dynamic loader, no shared C library).
+pub fn check_static(elf: &[u8]) -> std::result::Result<(), String> {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(elf)
+        .map_err(|e| format!("not a 64-bit ELF file: {e}"))?;
+    let endian = header.endian().map_err(|e| e.to_string())?;
+    let segments = header
+        .program_headers(endian, elf)
+        .map_err(|e| e.to_string())?;
+    if segments
+        .iter()
+        .any(|s| s.p_type(endian) == object::elf::PT_INTERP)
+    {
+        return Err("it is linked dynamically (it has a program interpreter)".into());
+    }
+    Ok(())
+}
+
+/// Unpacks the packages into `root` and writes the boot files from it,
+/// with `probe`'s bytes as the guest's `rumpx-disk-probe`.
 fn build(
     debs: &[PathBuf],
+    probe: &[u8],
     root: &Path,
     files: &LinuxDomuFiles,
     progress: &mut dyn FnMut(&str),
@@ -129,7 +176,9 @@ fn build(
         .into_iter()
         .map(|p| p.strip_prefix(root).map(Path::to_path_buf).unwrap_or(p))
         .collect();
-    write_initramfs(root, &initramfs_entries(&modules), &files.ramdisk)
+    let probe_at = Path::new("rumpx-disk-probe");
+    fs::write(root.join(probe_at), probe).map_err(io_at(root.join(probe_at)))?;
+    write_initramfs(root, &initramfs_entries(&modules, probe_at), &files.ramdisk)
 }
 
 /// The ELF kernel inside the bzImage at `vmlinuz`, checked to be one Xen
@@ -217,18 +266,20 @@ fn kernel_version(root: &Path) -> Result<String> {
     }
 }
 
-/// What the boot files are made from: the exact package files and our scripts.
-fn manifest(debs: &[PathBuf]) -> String {
+/// What the boot files are made from: the exact package files, our
+/// scripts and the probe's bytes.
+fn manifest(debs: &[PathBuf], probe: &[u8]) -> String {
     let mut names: Vec<String> = debs
         .iter()
         .filter_map(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
         .collect();
     names.sort();
     format!(
-        "format {FORMAT}\nunpacked-by-xz {}\ninit {:016x}\nsink {:016x}\nmodules {}\napplets {}\n{}\n",
+        "format {FORMAT}\nunpacked-by-xz {}\ninit {:016x}\nsink {:016x}\ndisk-probe {:016x}\nmodules {}\napplets {}\n{}\n",
         which("xz").is_some(),
         fnv1a(INIT.as_bytes()),
         fnv1a(SINK.as_bytes()),
+        fnv1a(probe),
         MODULES.join(","),
         APPLETS.join(","),
         names.join("\n")
@@ -240,7 +291,8 @@ fn manifest(debs: &[PathBuf]) -> String {
 pub enum Source {
     /// Written by this module.
     Text(String),
-    /// A file of the unpacked packages, relative to their root.
+    /// A file of the build's scratch folder (the unpacked packages and the
+    /// probe), relative to it.
     Unpacked(PathBuf),
 }
 
@@ -277,8 +329,9 @@ impl Entry {
 }
 
 /// Everything in the initramfs, in archive order (each folder before what
-/// it holds), for `modules` (paths inside the unpacked packages, in load order).
-pub fn initramfs_entries(modules: &[PathBuf]) -> Vec<Entry> {
+/// it holds), for `modules` (paths inside the unpacked packages, in load
+/// order) and the static `rumpx-disk-probe` at `disk_probe` (also there).
+pub fn initramfs_entries(modules: &[PathBuf], disk_probe: &Path) -> Vec<Entry> {
     let mut entries = Vec::new();
     let mut dirs = BTreeSet::new();
     let mut dir = |entries: &mut Vec<Entry>, path: &Path| {
@@ -320,6 +373,11 @@ pub fn initramfs_entries(modules: &[PathBuf]) -> Vec<Entry> {
         path: "bin/rumpx-sink".into(),
         mode: 0o755,
         source: Source::Text(SINK.into()),
+    });
+    entries.push(Entry::File {
+        path: DISK_PROBE.into(),
+        mode: 0o755,
+        source: Source::Unpacked(disk_probe.to_path_buf()),
     });
     let mut list = String::new();
     for module in modules {
@@ -379,14 +437,23 @@ mod tests {
     use std::io::Read;
 
     const NETFRONT: &str = "lib/modules/6.1.0-56-amd64/kernel/drivers/net/xen-netfront.ko";
+    const BLKFRONT: &str = "lib/modules/6.1.0-56-amd64/kernel/drivers/block/xen-blkfront.ko";
+    const PROBE: &str = "rumpx-disk-probe";
+
+    fn entries() -> Vec<Entry> {
+        initramfs_entries(
+            &[PathBuf::from(NETFRONT), PathBuf::from(BLKFRONT)],
+            Path::new(PROBE),
+        )
+    }
 
     fn paths(entries: &[Entry]) -> Vec<&str> {
         entries.iter().map(Entry::path).collect()
     }
 
     #[test]
-    fn lists_init_busybox_applets_services_and_modules() {
-        let entries = initramfs_entries(&[PathBuf::from(NETFRONT)]);
+    fn lists_init_busybox_applets_services_probe_and_modules() {
+        let entries = entries();
         let names = paths(&entries);
         for wanted in [
             "init",
@@ -402,6 +469,8 @@ mod tests {
             "dev",
             "etc/rumpx/modules",
             NETFRONT,
+            BLKFRONT,
+            DISK_PROBE,
         ] {
             assert!(names.contains(&wanted), "{wanted} missing from {names:?}");
         }
@@ -415,17 +484,31 @@ mod tests {
             } if path == "etc/rumpx/modules" => Some(text.clone()),
             _ => None,
         });
-        assert_eq!(modules.unwrap(), format!("/{NETFRONT}\n"));
-        let init_mode = entries.iter().find_map(|e| match e {
-            Entry::File { path, mode, .. } if path == "init" => Some(*mode),
+        assert_eq!(modules.unwrap(), format!("/{NETFRONT}\n/{BLKFRONT}\n"));
+        let mode_of = |wanted: &str| {
+            entries.iter().find_map(|e| match e {
+                Entry::File { path, mode, .. } if path == wanted => Some(*mode),
+                _ => None,
+            })
+        };
+        assert_eq!(mode_of("init"), Some(0o755));
+        assert_eq!(mode_of(DISK_PROBE), Some(0o755));
+        let probe_source = entries.iter().find_map(|e| match e {
+            Entry::File { path, source, .. } if path == DISK_PROBE => Some(source.clone()),
             _ => None,
         });
-        assert_eq!(init_mode, Some(0o755));
+        assert_eq!(probe_source, Some(Source::Unpacked(PROBE.into())));
+    }
+
+    #[test]
+    fn the_guest_loads_both_frontends() {
+        assert!(MODULES.contains(&"xen-netfront"));
+        assert!(MODULES.contains(&"xen-blkfront"));
     }
 
     #[test]
     fn every_folder_comes_before_what_it_holds() {
-        let entries = initramfs_entries(&[PathBuf::from(NETFRONT)]);
+        let entries = entries();
         let mut seen = BTreeSet::new();
         for entry in &entries {
             let parent = Path::new(entry.path()).parent().unwrap();
@@ -450,6 +533,20 @@ mod tests {
         )));
         assert!(command_line("10.99.0.3/24").contains("console=hvc0"));
         assert!(command_line("10.99.0.3/24").ends_with(" rumpx.ip=10.99.0.3/24"));
+    }
+
+    #[test]
+    fn the_init_script_runs_the_block_benchmark_when_asked() {
+        assert!(INIT.contains("rumpx.blkbench=*"));
+        assert!(INIT.contains(&format!("/{DISK_PROBE} bench")), "{INIT}");
+        let line = blkbench_command_line("xvda");
+        assert!(line.contains("console=hvc0"), "{line}");
+        assert!(line.ends_with(" rumpx.blkbench=xvda"), "{line}");
+        let parsed = Command::new("sh")
+            .args(["-n", "-c", INIT])
+            .status()
+            .unwrap();
+        assert!(parsed.success());
     }
 
     /// The newc names in an uncompressed archive.
@@ -480,10 +577,13 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("rumpx-linux-domu-{}", std::process::id()));
         let root = dir.join("root");
         fs::create_dir_all(root.join("bin")).unwrap();
-        fs::create_dir_all(root.join(NETFRONT).parent().unwrap()).unwrap();
+        for module in [NETFRONT, BLKFRONT] {
+            fs::create_dir_all(root.join(module).parent().unwrap()).unwrap();
+            fs::write(root.join(module), b"\x7fELF module").unwrap();
+        }
         fs::write(root.join("bin/busybox"), b"\x7fELF busybox").unwrap();
-        fs::write(root.join(NETFRONT), b"\x7fELF module").unwrap();
-        let entries = initramfs_entries(&[PathBuf::from(NETFRONT)]);
+        fs::write(root.join(PROBE), b"\x7fELF the probe").unwrap();
+        let entries = entries();
         let dest = dir.join("initrd.cpio.gz");
         write_initramfs(&root, &entries, &dest).unwrap();
 
@@ -493,14 +593,28 @@ mod tests {
         first_stream.read_to_end(&mut cpio).unwrap();
         assert_eq!(cpio_names(&cpio), paths(&entries));
         assert!(cpio.windows(11).any(|w| w == b"ELF busybox"));
+        assert!(cpio.windows(13).any(|w| w == b"ELF the probe"));
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
-    fn manifest_changes_with_the_packages() {
-        let a = manifest(&[PathBuf::from("/c/busybox-static_1_amd64.deb")]);
-        let b = manifest(&[PathBuf::from("/c/busybox-static_2_amd64.deb")]);
+    fn manifest_changes_with_the_packages_and_the_probe() {
+        let a = manifest(&[PathBuf::from("/c/busybox-static_1_amd64.deb")], b"p1");
+        let b = manifest(&[PathBuf::from("/c/busybox-static_2_amd64.deb")], b"p1");
+        let c = manifest(&[PathBuf::from("/c/busybox-static_1_amd64.deb")], b"p2");
         assert_ne!(a, b);
-        assert!(a.contains("modules xen-netfront\n"), "{a}");
+        assert_ne!(a, c);
+        assert!(a.contains("modules xen-netfront,xen-blkfront\n"), "{a}");
+        assert!(a.contains(&format!("init {:016x}\n", fnv1a(INIT.as_bytes()))));
+    }
+
+    #[test]
+    fn only_a_static_probe_is_taken() {
+        let this = fs::read(std::env::current_exe().unwrap()).unwrap();
+        let err = check_static(&this).unwrap_err();
+        assert!(err.contains("dynamically"), "{err}");
+        assert!(check_static(b"#!/bin/sh\n").is_err());
+        let minimal = crate::elf_image::MinimalImage::pvh(&[0xf4]).to_bytes();
+        check_static(&minimal).unwrap();
     }
 }
