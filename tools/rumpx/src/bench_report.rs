@@ -1,6 +1,8 @@
-//! Figures of the network benchmark: reading `rumpx-net-probe`'s summary
-//! lines, the median of repeated runs, and the table comparing a rumpx guest
-//! with a Linux DomU (Mbit/s of each and the ratio rumpx/Linux).
+//! Figures of the benchmarks: reading `rumpx-net-probe`'s summary lines
+//! (network) and the `bench` lines of the blkcheck guest and
+//! `rumpx-disk-probe` (block), the median of repeated runs, and the tables
+//! comparing a rumpx guest with a Linux DomU (the figures of each and the
+//! ratio rumpx/Linux).
 
 use std::fmt::Write as _;
 
@@ -198,6 +200,240 @@ impl NetBenchReport {
     }
 }
 
+/// What starts a block benchmark's summary line: the blkcheck guest's and
+/// `rumpx-disk-probe bench`'s (in the Linux DomU), in the same words.
+pub const BLK_BENCH_PREFIXES: [&str; 2] = ["blkcheck: bench ", "disk-probe: bench "];
+
+/// One block benchmark run's figures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BlkRun {
+    /// Bytes written, then read, sequentially (the disk rounded down to 1 MiB).
+    pub bytes: u64,
+    /// Sequential write (1 MiB requests, 16 in flight, then a flush), MB/s (10^6).
+    pub seq_write_mbs: f64,
+    /// Sequential read (1 MiB requests, 16 in flight), MB/s (10^6).
+    pub seq_read_mbs: f64,
+    /// Random aligned 4 KiB reads (32 in flight), per second.
+    pub rand_read_iops: f64,
+    /// How many random reads were done.
+    pub reads: u64,
+}
+
+/// The figures of the first block benchmark line in `text` ("blkcheck:
+/// bench 67108864 bytes seq-write 40 MB/s seq-read 80 MB/s rand-read-4k
+/// 3000 IOPS (15000 reads)", or the same from `disk-probe:`), if there is
+/// one. Text before the line's start (on the same line) is ignored.
+pub fn parse_blk_bench(text: &str) -> Option<BlkRun> {
+    text.lines().find_map(|line| {
+        let start = BLK_BENCH_PREFIXES
+            .iter()
+            .find_map(|prefix| line.find(prefix))?;
+        let words: Vec<&str> = line[start..].split_whitespace().collect();
+        let after = |key: &str| {
+            words
+                .windows(2)
+                .find(|w| w[0] == key)
+                .map(|w| w[1].trim_start_matches('('))
+        };
+        let figure = |key: &str| {
+            after(key)?
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+        };
+        Some(BlkRun {
+            bytes: after("bench")?.parse().ok()?,
+            seq_write_mbs: figure("seq-write")?,
+            seq_read_mbs: figure("seq-read")?,
+            rand_read_iops: figure("rand-read-4k")?,
+            reads: after("IOPS")?.parse().ok()?,
+        })
+    })
+}
+
+/// One of the block benchmark's figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlkFigure {
+    /// Sequential write MB/s.
+    SeqWrite,
+    /// Sequential read MB/s.
+    SeqRead,
+    /// 4 KiB random-read IOPS.
+    RandRead4k,
+}
+
+impl BlkFigure {
+    /// All of them, in table order.
+    pub const ALL: [BlkFigure; 3] = [
+        BlkFigure::SeqWrite,
+        BlkFigure::SeqRead,
+        BlkFigure::RandRead4k,
+    ];
+
+    /// The table row's name.
+    pub fn label(self) -> &'static str {
+        match self {
+            BlkFigure::SeqWrite => "sequential write, MB/s (1 MiB, 16 in flight, + flush)",
+            BlkFigure::SeqRead => "sequential read, MB/s (1 MiB, 16 in flight)",
+            BlkFigure::RandRead4k => "random read 4 KiB, IOPS (32 in flight, 5 s)",
+        }
+    }
+
+    /// This figure of `run`.
+    pub fn of(self, run: &BlkRun) -> f64 {
+        match self {
+            BlkFigure::SeqWrite => run.seq_write_mbs,
+            BlkFigure::SeqRead => run.seq_read_mbs,
+            BlkFigure::RandRead4k => run.rand_read_iops,
+        }
+    }
+}
+
+/// What the block benchmark measured of one guest.
+#[derive(Debug, Clone, Default)]
+pub struct BlkGuestFigures {
+    /// How the guest is named in the table ("rumpx blkcheck").
+    pub label: String,
+    /// Its setup, shown under the table ("PVH, 128 MiB, 1 vCPU").
+    pub setup: String,
+    /// The runs that printed figures, in order.
+    pub runs: Vec<BlkRun>,
+    /// The runs that did not, each with why.
+    pub failures: Vec<String>,
+}
+
+impl BlkGuestFigures {
+    /// A guest not measured yet.
+    pub fn new(label: impl Into<String>, setup: impl Into<String>) -> Self {
+        BlkGuestFigures {
+            label: label.into(),
+            setup: setup.into(),
+            ..BlkGuestFigures::default()
+        }
+    }
+
+    /// `figure` of each run.
+    pub fn values(&self, figure: BlkFigure) -> Vec<f64> {
+        self.runs.iter().map(|r| figure.of(r)).collect()
+    }
+
+    /// The median of `figure` over the runs.
+    pub fn median(&self, figure: BlkFigure) -> Option<f64> {
+        median(&self.values(figure))
+    }
+
+    /// The smallest and largest `figure` over the runs.
+    pub fn range(&self, figure: BlkFigure) -> Option<(f64, f64)> {
+        let values = self.values(figure);
+        let min = values.iter().copied().reduce(f64::min)?;
+        let max = values.iter().copied().reduce(f64::max)?;
+        Some((min, max))
+    }
+
+    /// "median (min..max)", the median alone for one run, "-" for none.
+    fn cell(&self, figure: BlkFigure) -> String {
+        match (self.median(figure), self.range(figure)) {
+            (Some(m), Some((lo, hi))) if self.runs.len() > 1 => {
+                format!(
+                    "{} ({}..{})",
+                    figure_text(m),
+                    figure_text(lo),
+                    figure_text(hi)
+                )
+            }
+            (Some(m), _) => figure_text(m),
+            _ => "-".into(),
+        }
+    }
+}
+
+/// A figure without decimals when it is whole (the guests print whole
+/// numbers; a median of two may end in .5), else with one.
+fn figure_text(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// The block benchmark's outcome: the rumpx guest and the Linux DomU, each
+/// on its own disk image, measured on the same test host in the same run.
+#[derive(Debug, Clone)]
+pub struct BlkBenchReport {
+    /// Size of each guest's disk image.
+    pub disk_bytes: u64,
+    /// Runs per guest.
+    pub repeat: u32,
+    /// The rumpx guest's figures.
+    pub rumpx: BlkGuestFigures,
+    /// The Linux DomU's figures.
+    pub linux: BlkGuestFigures,
+}
+
+impl BlkBenchReport {
+    /// The rumpx guest's median `figure` over the Linux DomU's.
+    pub fn ratio(&self, figure: BlkFigure) -> Option<f64> {
+        let linux = self.linux.median(figure)?;
+        (linux > 0.0).then_some(self.rumpx.median(figure)? / linux)
+    }
+
+    /// Whether every run of both guests printed figures.
+    pub fn complete(&self) -> bool {
+        [&self.rumpx, &self.linux]
+            .iter()
+            .all(|g| g.failures.is_empty() && g.runs.len() == self.repeat as usize)
+    }
+
+    /// The table for people (markdown), then each guest's setup and failures.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "Block I/O through Linux blkback, each guest on its own {} image in dom0's tmpfs, \
+             {} run(s) each, median (min..max)\n",
+            human_bytes(self.disk_bytes),
+            self.repeat
+        );
+        let _ = writeln!(
+            out,
+            "| | {} | {} | ratio rumpx/Linux |",
+            self.rumpx.label, self.linux.label
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|");
+        for figure in BlkFigure::ALL {
+            let ratio = self
+                .ratio(figure)
+                .map_or("-".to_string(), |r| format!("{r:.2}"));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {ratio} |",
+                figure.label(),
+                self.rumpx.cell(figure),
+                self.linux.cell(figure)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "| runs with figures | {} of {} | {} of {} | |\n",
+            self.rumpx.runs.len(),
+            self.repeat,
+            self.linux.runs.len(),
+            self.repeat
+        );
+        for guest in [&self.rumpx, &self.linux] {
+            let _ = writeln!(out, "{}: {}", guest.label, guest.setup);
+        }
+        for guest in [&self.rumpx, &self.linux] {
+            for why in &guest.failures {
+                let _ = writeln!(out, "{} failed: {why}", guest.label);
+            }
+        }
+        out
+    }
+}
+
 /// `bytes` in the largest binary unit that divides it, else in bytes.
 pub fn human_bytes(bytes: u64) -> String {
     for (unit, size) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
@@ -318,6 +554,139 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("  ratio rumpx/Linux      0.50\n"), "{table}");
+    }
+
+    const BLKCHECK: &str = "blkcheck: bench 67108864 bytes seq-write 40 MB/s seq-read 80 MB/s \
+                            rand-read-4k 3000 IOPS (15012 reads)";
+
+    #[test]
+    fn reads_block_bench_lines_of_both_sides() {
+        let console =
+            format!("blkcheck: xvda: 131072 sectors\n{BLKCHECK}\nblkcheck: done, 0 failed\n");
+        let run = parse_blk_bench(&console).unwrap();
+        assert_eq!(
+            run,
+            BlkRun {
+                bytes: 64 << 20,
+                seq_write_mbs: 40.0,
+                seq_read_mbs: 80.0,
+                rand_read_iops: 3000.0,
+                reads: 15012,
+            }
+        );
+        let probe = BLKCHECK.replace("blkcheck:", "disk-probe:");
+        assert_eq!(parse_blk_bench(&probe), Some(run));
+        // A kernel message may share the console line.
+        let mixed = format!("[   12.5] xvda: 131072 sectors{probe}");
+        assert_eq!(parse_blk_bench(&mixed), Some(run));
+        assert_eq!(parse_blk_bench("blkcheck: done, 0 failed"), None);
+        assert_eq!(parse_blk_bench(""), None);
+        let cut = "blkcheck: bench 67108864 bytes seq-write 40 MB/s seq-read";
+        assert_eq!(parse_blk_bench(cut), None);
+        let bad = BLKCHECK.replace("80", "eighty");
+        assert_eq!(parse_blk_bench(&bad), None);
+    }
+
+    fn blk_run(write: f64, read: f64, iops: f64) -> BlkRun {
+        BlkRun {
+            bytes: 64 << 20,
+            seq_write_mbs: write,
+            seq_read_mbs: read,
+            rand_read_iops: iops,
+            reads: 1,
+        }
+    }
+
+    fn blk_report() -> BlkBenchReport {
+        let mut rumpx = BlkGuestFigures::new("rumpx blkcheck", "PVH, 128 MiB, 1 vCPU");
+        let mut linux = BlkGuestFigures::new("Linux 6.1 DomU", "PVH, 128 MiB, 1 vCPU");
+        rumpx.runs = vec![
+            blk_run(40.0, 90.0, 3000.0),
+            blk_run(50.0, 70.0, 2000.0),
+            blk_run(45.0, 80.0, 2500.0),
+        ];
+        linux.runs = vec![
+            blk_run(90.0, 160.0, 5000.0),
+            blk_run(100.0, 150.0, 5500.0),
+            blk_run(80.0, 170.0, 4000.0),
+        ];
+        BlkBenchReport {
+            disk_bytes: 64 << 20,
+            repeat: 3,
+            rumpx,
+            linux,
+        }
+    }
+
+    #[test]
+    fn the_block_table_has_medians_ranges_and_ratios() {
+        let report = blk_report();
+        assert!(report.complete());
+        assert_eq!(report.ratio(BlkFigure::SeqWrite), Some(0.5));
+        assert_eq!(report.ratio(BlkFigure::SeqRead), Some(0.5));
+        assert_eq!(report.ratio(BlkFigure::RandRead4k), Some(0.5));
+        let table = report.render();
+        assert!(
+            table
+                .starts_with("Block I/O through Linux blkback, each guest on its own 64 MiB image"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| | rumpx blkcheck | Linux 6.1 DomU | ratio rumpx/Linux |\n|---|"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| sequential write, MB/s (1 MiB, 16 in flight, + flush) | 45 (40..50) | 90 (80..100) | 0.50 |\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| sequential read, MB/s (1 MiB, 16 in flight) | 80 (70..90) | 160 (150..170) | 0.50 |\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| random read 4 KiB, IOPS (32 in flight, 5 s) | 2500 (2000..3000) | 5000 (4000..5500) | 0.50 |\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| runs with figures | 3 of 3 | 3 of 3 | |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("\nrumpx blkcheck: PVH, 128 MiB, 1 vCPU\n"),
+            "{table}"
+        );
+        assert!(!table.contains("failed"), "{table}");
+    }
+
+    #[test]
+    fn a_failed_block_run_is_told_and_the_other_guest_still_counts() {
+        let mut report = blk_report();
+        report.rumpx.runs.truncate(2);
+        report
+            .rumpx
+            .failures
+            .push("run 3: no bench line (crash); console: boom".into());
+        assert!(!report.complete());
+        assert_eq!(report.rumpx.median(BlkFigure::SeqWrite), Some(45.0));
+        let table = report.render();
+        assert!(table.contains("| 45 (40..50) |"), "{table}");
+        assert!(
+            table.contains("| runs with figures | 2 of 3 | 3 of 3 | |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("rumpx blkcheck failed: run 3: no bench line (crash); console: boom"),
+            "{table}"
+        );
+
+        report.rumpx.runs.clear();
+        report.linux.runs.truncate(1);
+        let table = report.render();
+        assert_eq!(report.ratio(BlkFigure::SeqRead), None);
+        assert!(
+            table.contains("| sequential read, MB/s (1 MiB, 16 in flight) | - | 160 | - |"),
+            "{table}"
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! host (Xen + Linux dom0 under QEMU), and read how they ended.
 
 pub mod background_guest;
+pub mod bench_blk;
 pub mod bench_net;
 pub mod bench_report;
 pub mod build_cache;
