@@ -5,6 +5,8 @@
 //! RUMPX_XEN_CASES=word[,word] to run only the cases whose names contain a word,
 //! RUMPX_XEN_REPEAT=N to run them N times.
 
+#[path = "xen/blk.rs"]
+mod blk;
 #[path = "xen/boot.rs"]
 mod boot;
 #[path = "xen/net.rs"]
@@ -12,6 +14,7 @@ mod net;
 #[path = "xen/services.rs"]
 mod services;
 
+use blk::*;
 use boot::*;
 use net::*;
 use rumpx::error::Error;
@@ -41,10 +44,13 @@ struct Fixture {
     panic: PathBuf,
     platform_check: PathBuf,
     netcheck: PathBuf,
+    blkcheck: PathBuf,
     /// `rumpx-grant-peek`, as dom0 sees it.
     grant_peek: PathBuf,
     /// `rumpx-net-probe`, as dom0 sees it.
     net_probe: PathBuf,
+    /// `rumpx-disk-probe`, as dom0 sees it.
+    disk_probe: PathBuf,
     scratch: PathBuf,
     /// "major.minor" of the Xen the host runs, from dom0's `xl info`.
     xen_version: String,
@@ -117,6 +123,10 @@ fn main() -> ExitCode {
             "dom0_pings_echoes_and_streams_through_netfront",
             dom0_pings_echoes_and_streams_through_netfront,
         ),
+        (
+            "guest_writes_reads_and_loses_disks_through_blkfront",
+            guest_writes_reads_and_loses_disks_through_blkfront,
+        ),
     ];
     // RUMPX_XEN_CASES=word[,word...] runs only the cases whose names
     // contain one of the words; cases known to fail run only when named
@@ -177,8 +187,10 @@ fn setup() -> rumpx::Result<Fixture> {
     let panic = guest_build::build_guest("panic")?;
     let platform_check = guest_build::build_guest("platform-check")?;
     let netcheck = guest_build::build_guest("netcheck")?;
+    let blkcheck = guest_build::build_guest("blkcheck")?;
     let grant_peek = guest_build::build_dom0_tool("rumpx-grant-peek")?;
     let net_probe = guest_build::build_dom0_tool("rumpx-net-probe")?;
+    let disk_probe = guest_build::build_dom0_tool("rumpx-disk-probe")?;
     let image = job::check_image(&hello)?;
     println!(
         "figure: hello image: {} KiB file, {} KiB loaded",
@@ -206,14 +218,17 @@ fn setup() -> rumpx::Result<Fixture> {
     })?;
     let grant_peek = host.install_tool(&grant_peek)?;
     let net_probe = host.install_tool(&net_probe)?;
+    let disk_probe = host.install_tool(&disk_probe)?;
     Ok(Fixture {
         host,
         hello,
         panic,
         platform_check,
         netcheck,
+        blkcheck,
         grant_peek,
         net_probe,
+        disk_probe,
         scratch,
         xen_version,
     })

@@ -1,0 +1,130 @@
+//! Block cases: the blkcheck guest (blkfront) on disks Linux blkback serves
+//! from image files in dom0: it writes a seeded pattern over a 64 MiB disk
+//! that dom0 then checks byte for byte, verifies the digest of a disk dom0
+//! filled with random bytes, sees a write to a read-only disk refused, and
+//! sees a disk go away with `xl block-detach`.
+
+use super::*;
+use rumpx::Disk;
+
+/// Where dom0 keeps the images (a tmpfs).
+const DIR: &str = "/run/rumpx-blk";
+/// The pattern's seed.
+const SEED: u64 = 20261127;
+
+/// The words after `key` on the guest's last console line that starts
+/// with `prefix` and contains `key`.
+fn console_field(outcome: &GuestOutcome, prefix: &str, key: &str) -> Option<String> {
+    let line = outcome
+        .console
+        .iter()
+        .rev()
+        .find(|l| l.text.starts_with(prefix) && l.text.contains(key))?;
+    let words: Vec<&str> = line.text.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|w| w[0] == key)
+        .map(|w| w[1].to_string())
+}
+
+pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -> Verdict {
+    let probe = f.disk_probe.display();
+    let made = f
+        .host
+        .dom0_exec(
+            &format!(
+                "set -e\n\
+                 rm -rf {DIR}; mkdir -p {DIR}; cd {DIR}\n\
+                 truncate -s 64M write.img\n\
+                 head -c 16777216 /dev/urandom > read.img\n\
+                 head -c 1048576 /dev/urandom > ro.img\n\
+                 truncate -s 8M detach.img\n\
+                 {probe} digest read.img\n"
+            ),
+            Duration::from_secs(120),
+        )
+        .map_err(|e| format!("making the images: {e}"))?;
+    let digest = made
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("disk-digest: bytes 16777216 fnv1a64 "))
+        .ok_or_else(|| {
+            format!(
+                "dom0 could not make the images: {}{}",
+                made.stdout, made.stderr
+            )
+        })?
+        .trim()
+        .to_string();
+    let spec = GuestSpec::new("blkcheck", &f.blkcheck)
+        .memory_mib(64)
+        .disk(Disk::raw("xvda", format!("{DIR}/write.img")))
+        .disk(Disk::raw("xvdb", format!("{DIR}/read.img")))
+        .disk(Disk::raw("xvdc", format!("{DIR}/ro.img")).read_only())
+        .disk(Disk::raw("xvdd", format!("{DIR}/detach.img")))
+        .extra(format!(
+            "write=xvda:{SEED} verify=xvdb:{digest} readonly=xvdc detach=xvdd"
+        ))
+        .timeout(Duration::from_secs(600));
+    let script = format!(
+        "{wait}log=/var/log/xen/console/guest-blkcheck.log\n\
+         for i in $(seq 1200); do grep -q 'xvdd waiting to be detached' $log 2>/dev/null && break; sleep 0.5; done\n\
+         xl block-detach blkcheck xvdd && echo detached\n\
+         for i in $(seq 1200); do xl domid blkcheck >/dev/null 2>&1 || break; sleep 0.5; done\n\
+         {probe} verify-pattern {DIR}/write.img {SEED}\n\
+         rm -rf {DIR}\n",
+        wait = wait_for_domain("blkcheck"),
+    );
+    let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+    let out = &dom0.stdout;
+    let shown = |v: Verdict| v.map_err(|why| format!("{why}\ndom0 said: {out}{}", dom0.stderr));
+    shown(expect(
+        outcome.find_line("blkcheck: done, 0 failed").is_some(),
+        "a blkcheck task failed",
+        &outcome,
+    ))?;
+    shown(expect(
+        out.contains("disk-pattern: bytes 67108864 seed 20261127 mismatch none"),
+        "dom0 did not find the guest's pattern on the whole 64 MiB disk",
+        &outcome,
+    ))?;
+    shown(expect(
+        outcome
+            .find_line(&format!("fnv1a64 {digest} matches"))
+            .is_some(),
+        "the guest did not verify the digest of dom0's image",
+        &outcome,
+    ))?;
+    shown(expect(
+        outcome.find_line("the write was refused").is_some(),
+        "the guest did not see its write to the read-only disk refused",
+        &outcome,
+    ))?;
+    shown(expect(
+        outcome.find_line("xvdd detached").is_some()
+            && outcome.find_line("xvdd read after detach failed").is_some(),
+        "the guest did not log the detach and a failing read after it",
+        &outcome,
+    ))?;
+    // Linux blkback offers indirect descriptors and persistent grants; the
+    // driver must have used both on the big disk.
+    for (offered, used) in [
+        ("indirect", "indirect-requests"),
+        ("persistent", "persistent-hits"),
+    ] {
+        let offer = console_field(&outcome, "blkcheck: xvda vbd", offered);
+        let count: u64 = console_field(&outcome, "blkcheck: xvda counters", used)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        println!("figure: xvda backend offered {offered}: {offer:?}; {used} {count}");
+        shown(expect(
+            offer.as_deref().is_some_and(|o| o != "no") && count > 0,
+            &format!("blkback offered {offered} ({offer:?}) but the guest's {used} is {count}"),
+            &outcome,
+        ))?;
+    }
+    for line in outcome.console.iter().filter(|l| l.text.contains("MB/s)")) {
+        println!("figure: {}", line.text);
+    }
+    shown(expect_reason(&outcome, ShutdownReason::Poweroff))
+}
