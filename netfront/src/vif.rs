@@ -37,19 +37,10 @@ use crate::rx_parse::RxRules;
 use crate::tx::{TxOffload, TxQueue};
 use crate::wire::RX_RING_SIZE;
 
-/// The hypervisor services a vif runs on.
-#[derive(Debug, Clone)]
-pub struct Services<E, G, A, S> {
-    /// Event channels.
-    pub evtchn: E,
-    /// The grant table.
-    pub grants: G,
-    /// Where shared pages come from.
-    pub pages: A,
-    /// Xenstore (anything that derefs to a [`XenstoreOps`]: `&Client`,
-    /// `Arc<SimXs>`, ...).
-    pub xenstore: S,
-}
+/// The hypervisor services a vif runs on (the platform's
+/// [`DriverServices`](xen_platform::services::DriverServices), shared with
+/// blkfront, under netfront's old name).
+pub use xen_platform::services::DriverServices as Services;
 
 /// Where a vif is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -125,6 +125,22 @@ pub trait PageAllocator {
     fn alloc_page(&self) -> Result<Self::Page, XenError>;
 }
 
+/// The hypervisor services a PV frontend driver (netfront, blkfront) runs
+/// on, one handle per service; the drivers are generic over all four.
+#[derive(Debug, Clone)]
+pub struct DriverServices<E, G, A, S> {
+    /// Event channels.
+    pub evtchn: E,
+    /// The grant table.
+    pub grants: G,
+    /// Where shared pages come from.
+    pub pages: A,
+    /// Xenstore (anything that derefs to a
+    /// [`XenstoreOps`](crate::xenstore::XenstoreOps): `&Client`,
+    /// `Arc<SimXs>`, ...).
+    pub xenstore: S,
+}
+
 impl<T: EventChannels + ?Sized> EventChannels for &T {
     fn alloc_unbound(&self, remote: DomId) -> Result<Port, XenError> {
         (**self).alloc_unbound(remote)

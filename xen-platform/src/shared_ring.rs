@@ -2,7 +2,8 @@
 //! every PV driver (netif, blkif) and for the simulated backends: a page
 //! holding `req_prod`, `req_event`, `rsp_prod`, `rsp_event` (padded to 64
 //! bytes), then a power-of-two array of fixed-size slots shared by requests
-//! and responses.
+//! and responses. A ring may also span `2^order` pages ([`PageSpan`],
+//! blkif's `ring-page-order`): the same layout over their concatenation.
 //!
 //! [`FrontRing`] is the frontend's side (`req_prod_pvt`, `rsp_cons`;
 //! `RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`, `RING_FINAL_CHECK_FOR_RESPONSES`),
@@ -25,6 +26,8 @@ use core::marker::PhantomData;
 use core::sync::atomic::{fence, Ordering};
 
 use crate::error::XenError;
+use alloc::vec::Vec;
+
 use crate::services::{SharedPage, PAGE_SIZE};
 
 /// Bytes of the shared header before the first slot (`req_prod` ...
@@ -49,12 +52,128 @@ pub trait RingEntry: Sized {
 /// Entries of a ring with `slot`-byte slots in one page: the largest power
 /// of two that fits after the header (`__RING_SIZE`); 0 if none fits.
 pub const fn ring_size(slot: usize) -> u32 {
-    if slot == 0 || slot > PAGE_SIZE - HEADER_SIZE {
+    ring_size_in(slot, PAGE_SIZE)
+}
+
+/// Entries of a ring with `slot`-byte slots in `bytes` of memory (a ring of
+/// several pages: `__CONST_RING_SIZE(name, bytes)`); 0 if none fits.
+pub const fn ring_size_in(slot: usize, bytes: usize) -> u32 {
+    if slot == 0 || bytes < HEADER_SIZE || slot > bytes - HEADER_SIZE {
         return 0;
     }
-    let n = (PAGE_SIZE - HEADER_SIZE) / slot;
+    let n = (bytes - HEADER_SIZE) / slot;
+    if n > 1 << 31 {
+        return 1 << 31;
+    }
     // Round down to a power of two.
     1 << (usize::BITS - 1 - n.leading_zeros())
+}
+
+/// The memory a ring lives in: one shared page, or several seen as one
+/// contiguous range ([`PageSpan`], blkif's multi-page rings). Offsets are
+/// bytes from the start of the shared header.
+pub trait RingMemory {
+    /// Bytes of ring memory.
+    fn ring_bytes(&self) -> usize;
+    /// Copies `buf.len()` bytes at `offset` into `buf`; `InvalidArgument`
+    /// outside the memory.
+    fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), XenError>;
+    /// Copies `data` to `offset`; `InvalidArgument` outside the memory.
+    fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), XenError>;
+    /// Atomically loads the u32 at `offset` (a header index) with acquire
+    /// ordering. Panics like [`SharedPage::load_acquire_u32`].
+    fn load_acquire_u32_at(&self, offset: usize) -> u32;
+    /// Atomically stores the u32 at `offset` with release ordering.
+    /// Panics like [`SharedPage::store_release_u32`].
+    fn store_release_u32_at(&self, offset: usize, value: u32);
+}
+
+impl<P: SharedPage> RingMemory for P {
+    fn ring_bytes(&self) -> usize {
+        PAGE_SIZE
+    }
+    fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), XenError> {
+        self.read(offset, buf)
+    }
+    fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), XenError> {
+        self.write(offset, data)
+    }
+    fn load_acquire_u32_at(&self, offset: usize) -> u32 {
+        self.load_acquire_u32(offset)
+    }
+    fn store_release_u32_at(&self, offset: usize, value: u32) {
+        self.store_release_u32(offset, value)
+    }
+}
+
+/// Several pages seen as one contiguous ring (page `i` holds bytes
+/// `i * PAGE_SIZE ..`): the memory of a ring of `2^order` pages, each
+/// granted on its own (blkif's `ring-ref0..N`). Slots may straddle pages.
+#[derive(Debug)]
+pub struct PageSpan<P> {
+    pages: Vec<P>,
+}
+
+impl<P: SharedPage> PageSpan<P> {
+    /// The pages, in ring order; `InvalidArgument` unless their number is a
+    /// power of two (1, 2, 4, ...).
+    pub fn new(pages: Vec<P>) -> Result<Self, XenError> {
+        if !pages.len().is_power_of_two() {
+            return Err(XenError::InvalidArgument("ring pages: not a power of two"));
+        }
+        Ok(PageSpan { pages })
+    }
+
+    /// The pages, in ring order.
+    pub fn pages(&self) -> &[P] {
+        &self.pages
+    }
+
+    /// Gives the pages back.
+    pub fn into_pages(self) -> Vec<P> {
+        self.pages
+    }
+
+    /// Walks `len` bytes from `offset` page by page: `f(page, offset in
+    /// page, range in the caller's buffer)`.
+    fn each_piece(
+        &self,
+        offset: usize,
+        len: usize,
+        mut f: impl FnMut(&P, usize, core::ops::Range<usize>) -> Result<(), XenError>,
+    ) -> Result<(), XenError> {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.ring_bytes() => {}
+            _ => return Err(XenError::InvalidArgument("range outside the ring pages")),
+        }
+        let mut done = 0;
+        while done < len {
+            let at = offset + done;
+            let (page, in_page) = (at / PAGE_SIZE, at % PAGE_SIZE);
+            let n = (PAGE_SIZE - in_page).min(len - done);
+            f(&self.pages[page], in_page, done..done + n)?;
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+impl<P: SharedPage> RingMemory for PageSpan<P> {
+    fn ring_bytes(&self) -> usize {
+        self.pages.len() * PAGE_SIZE
+    }
+    fn read_at(&self, offset: usize, buf: &mut [u8]) -> Result<(), XenError> {
+        self.each_piece(offset, buf.len(), |p, o, r| p.read(o, &mut buf[r]))
+    }
+    fn write_at(&self, offset: usize, data: &[u8]) -> Result<(), XenError> {
+        self.each_piece(offset, data.len(), |p, o, r| p.write(o, &data[r]))
+    }
+    fn load_acquire_u32_at(&self, offset: usize) -> u32 {
+        self.pages[offset / PAGE_SIZE].load_acquire_u32(offset % PAGE_SIZE)
+    }
+    fn store_release_u32_at(&self, offset: usize, value: u32) {
+        self.pages[offset / PAGE_SIZE].store_release_u32(offset % PAGE_SIZE, value)
+    }
 }
 
 /// Byte offset of the slot for index `idx`.
@@ -63,19 +182,19 @@ fn slot_offset(idx: u32, size: u32, slot: usize) -> usize {
 }
 
 /// Copies slot `idx` out and decodes it.
-fn read_slot<P: SharedPage, E: RingEntry, const SLOT: usize>(
+fn read_slot<P: RingMemory, E: RingEntry, const SLOT: usize>(
     page: &P,
     idx: u32,
     size: u32,
 ) -> Result<E, XenError> {
     const { assert!(E::SIZE <= SLOT) };
     let mut buf = [0u8; SLOT];
-    page.read(slot_offset(idx, size, SLOT), &mut buf[..E::SIZE])?;
+    page.read_at(slot_offset(idx, size, SLOT), &mut buf[..E::SIZE])?;
     Ok(E::decode(&buf[..E::SIZE]))
 }
 
 /// Encodes `e` into slot `idx` (the rest of the slot is zeroed).
-fn write_slot<P: SharedPage, E: RingEntry, const SLOT: usize>(
+fn write_slot<P: RingMemory, E: RingEntry, const SLOT: usize>(
     page: &P,
     idx: u32,
     size: u32,
@@ -84,7 +203,7 @@ fn write_slot<P: SharedPage, E: RingEntry, const SLOT: usize>(
     const { assert!(E::SIZE <= SLOT) };
     let mut buf = [0u8; SLOT];
     e.encode(&mut buf[..E::SIZE]);
-    page.write(slot_offset(idx, size, SLOT), &buf)
+    page.write_at(slot_offset(idx, size, SLOT), &buf)
 }
 
 /// Whether a producer moving from `old` to `new` passed the consumer's
@@ -103,8 +222,9 @@ pub struct FrontRing<P, const SLOT: usize> {
     _slot: PhantomData<[u8; SLOT]>,
 }
 
-impl<P: SharedPage, const SLOT: usize> FrontRing<P, SLOT> {
-    /// Entries of this ring.
+impl<P: RingMemory, const SLOT: usize> FrontRing<P, SLOT> {
+    /// Entries of this ring in one page (a ring over a [`PageSpan`] has
+    /// more: see `size()`).
     pub const SIZE: u32 = ring_size(SLOT);
 
     /// Initialises the shared header in `page` and the private indices
@@ -117,14 +237,15 @@ impl<P: SharedPage, const SLOT: usize> FrontRing<P, SLOT> {
     /// of 0 (Xen rings start at 0; this is for tests of index wrap-around).
     pub fn init_at(page: P, start: u32) -> Result<Self, XenError> {
         const { assert!(ring_size(SLOT) > 0) };
-        page.write(0, &[0; HEADER_SIZE])?;
-        page.store_release_u32(REQ_PROD, start);
-        page.store_release_u32(RSP_PROD, start);
-        page.store_release_u32(REQ_EVENT, start.wrapping_add(1));
-        page.store_release_u32(RSP_EVENT, start.wrapping_add(1));
+        let size = ring_size_in(SLOT, page.ring_bytes());
+        page.write_at(0, &[0; HEADER_SIZE])?;
+        page.store_release_u32_at(REQ_PROD, start);
+        page.store_release_u32_at(RSP_PROD, start);
+        page.store_release_u32_at(REQ_EVENT, start.wrapping_add(1));
+        page.store_release_u32_at(RSP_EVENT, start.wrapping_add(1));
         Ok(FrontRing {
             page,
-            size: Self::SIZE,
+            size,
             req_prod_pvt: start,
             rsp_cons: start,
             _slot: PhantomData,
@@ -186,21 +307,21 @@ impl<P: SharedPage, const SLOT: usize> FrontRing<P, SLOT> {
     /// Publishes the requests put so far and says whether the peer asked
     /// to be notified about them (`RING_PUSH_REQUESTS_AND_CHECK_NOTIFY`).
     pub fn push_requests_and_check_notify(&mut self) -> bool {
-        let old = self.page.load_acquire_u32(REQ_PROD);
+        let old = self.page.load_acquire_u32_at(REQ_PROD);
         let new = self.req_prod_pvt;
         // Release: the entries are visible before the index.
-        self.page.store_release_u32(REQ_PROD, new);
+        self.page.store_release_u32_at(REQ_PROD, new);
         // The index store must be visible before `req_event` is read, else
         // a peer going to sleep meanwhile is never woken (xen_mb()).
         fence(Ordering::SeqCst);
-        let event = self.page.load_acquire_u32(REQ_EVENT);
+        let event = self.page.load_acquire_u32_at(REQ_EVENT);
         passed_event(old, new, event)
     }
 
     /// Responses published by the peer and not yet consumed. More than the
     /// requests outstanding is the peer's fault.
     pub fn unconsumed_responses(&self) -> Result<u32, XenError> {
-        let rsp_prod = self.page.load_acquire_u32(RSP_PROD);
+        let rsp_prod = self.page.load_acquire_u32_at(RSP_PROD);
         let n = rsp_prod.wrapping_sub(self.rsp_cons);
         if n > self.outstanding() {
             return Err(XenError::PeerMisbehaved(
@@ -228,7 +349,7 @@ impl<P: SharedPage, const SLOT: usize> FrontRing<P, SLOT> {
             return Ok(true);
         }
         self.page
-            .store_release_u32(RSP_EVENT, self.rsp_cons.wrapping_add(1));
+            .store_release_u32_at(RSP_EVENT, self.rsp_cons.wrapping_add(1));
         fence(Ordering::SeqCst);
         Ok(self.unconsumed_responses()? > 0)
     }
@@ -245,8 +366,9 @@ pub struct BackRing<P, const SLOT: usize> {
     _slot: PhantomData<[u8; SLOT]>,
 }
 
-impl<P: SharedPage, const SLOT: usize> BackRing<P, SLOT> {
-    /// Entries of this ring.
+impl<P: RingMemory, const SLOT: usize> BackRing<P, SLOT> {
+    /// Entries of this ring in one page (a ring over a [`PageSpan`] has
+    /// more: see `size()`).
     pub const SIZE: u32 = ring_size(SLOT);
 
     /// Attaches to a ring the frontend initialised: private indices start
@@ -254,10 +376,10 @@ impl<P: SharedPage, const SLOT: usize> BackRing<P, SLOT> {
     /// pushed are still to be consumed.
     pub fn attach(page: P) -> Self {
         const { assert!(ring_size(SLOT) > 0) };
-        let start = page.load_acquire_u32(RSP_PROD);
+        let start = page.load_acquire_u32_at(RSP_PROD);
         BackRing {
+            size: ring_size_in(SLOT, page.ring_bytes()),
             page,
-            size: Self::SIZE,
             rsp_prod_pvt: start,
             req_cons: start,
             _slot: PhantomData,
@@ -299,7 +421,7 @@ impl<P: SharedPage, const SLOT: usize> BackRing<P, SLOT> {
     /// (`RING_UNCONSUMED_REQUESTS`). A `req_prod` claiming more than the
     /// ring holds is the peer's fault.
     pub fn unconsumed_requests(&self) -> Result<u32, XenError> {
-        let req_prod = self.page.load_acquire_u32(REQ_PROD);
+        let req_prod = self.page.load_acquire_u32_at(REQ_PROD);
         let reqs = req_prod.wrapping_sub(self.req_cons);
         if reqs > self.size {
             return Err(XenError::PeerMisbehaved(
@@ -336,11 +458,11 @@ impl<P: SharedPage, const SLOT: usize> BackRing<P, SLOT> {
     /// Publishes the responses put so far and says whether the peer asked
     /// to be notified (`RING_PUSH_RESPONSES_AND_CHECK_NOTIFY`).
     pub fn push_responses_and_check_notify(&mut self) -> bool {
-        let old = self.page.load_acquire_u32(RSP_PROD);
+        let old = self.page.load_acquire_u32_at(RSP_PROD);
         let new = self.rsp_prod_pvt;
-        self.page.store_release_u32(RSP_PROD, new);
+        self.page.store_release_u32_at(RSP_PROD, new);
         fence(Ordering::SeqCst);
-        let event = self.page.load_acquire_u32(RSP_EVENT);
+        let event = self.page.load_acquire_u32_at(RSP_EVENT);
         passed_event(old, new, event)
     }
 
@@ -351,7 +473,7 @@ impl<P: SharedPage, const SLOT: usize> BackRing<P, SLOT> {
             return Ok(true);
         }
         self.page
-            .store_release_u32(REQ_EVENT, self.req_cons.wrapping_add(1));
+            .store_release_u32_at(REQ_EVENT, self.req_cons.wrapping_add(1));
         fence(Ordering::SeqCst);
         Ok(self.unconsumed_requests()? > 0)
     }
@@ -359,7 +481,7 @@ impl<P: SharedPage, const SLOT: usize> BackRing<P, SLOT> {
     /// Misbehaviour for tests of frontends: publishes `rsp_prod` as given,
     /// whatever was answered.
     pub fn publish_raw_rsp_prod(&mut self, rsp_prod: u32) {
-        self.page.store_release_u32(RSP_PROD, rsp_prod);
+        self.page.store_release_u32_at(RSP_PROD, rsp_prod);
     }
 
     /// Misbehaviour for tests of frontends: writes raw bytes into the slot
@@ -367,7 +489,7 @@ impl<P: SharedPage, const SLOT: usize> BackRing<P, SLOT> {
     pub fn write_raw_slot(&mut self, idx: u32, bytes: &[u8]) -> Result<(), XenError> {
         let n = bytes.len().min(SLOT);
         self.page
-            .write(slot_offset(idx, self.size, SLOT), &bytes[..n])
+            .write_at(slot_offset(idx, self.size, SLOT), &bytes[..n])
     }
 }
 
@@ -601,6 +723,75 @@ pub(crate) mod tests {
             assert_eq!(got, (0..2000).collect::<Vec<_>>());
             assert!(f.rsp_cons().wrapping_sub(start) == 2000);
             assert!(!f.final_check_for_responses().unwrap());
+        }
+    }
+
+    /// A blkif-sized ring (112-byte slots) over 1, 2, 4, 8 and 16 pages:
+    /// the sizes of `__CONST_RING_SIZE(blkif, order pages)`, and entries
+    /// that straddle page boundaries survive the round trip.
+    #[test]
+    fn multi_page_rings() {
+        assert_eq!(ring_size_in(112, PAGE_SIZE), 32);
+        assert_eq!(ring_size_in(112, 2 * PAGE_SIZE), 64);
+        assert_eq!(ring_size_in(112, 4 * PAGE_SIZE), 128);
+        assert_eq!(ring_size_in(112, 8 * PAGE_SIZE), 256);
+        assert_eq!(ring_size_in(112, 16 * PAGE_SIZE), 512);
+        assert_eq!(ring_size_in(112, 10), 0);
+        assert!(PageSpan::new(alloc::vec![
+            TestPage::new(),
+            TestPage::new(),
+            TestPage::new()
+        ])
+        .is_err());
+        assert!(PageSpan::<TestPage>::new(Vec::new()).is_err());
+
+        /// A 112-byte record: its index repeated.
+        #[derive(Debug, PartialEq)]
+        struct Big([u8; 112]);
+        impl RingEntry for Big {
+            const SIZE: usize = 112;
+            fn encode(&self, out: &mut [u8]) {
+                out.copy_from_slice(&self.0);
+            }
+            fn decode(bytes: &[u8]) -> Self {
+                let mut b = [0; 112];
+                b.copy_from_slice(bytes);
+                Big(b)
+            }
+        }
+        for order in 0..=4u32 {
+            let pages: Vec<TestPage> = (0..1 << order).map(|_| TestPage::new()).collect();
+            let shared = pages.clone();
+            let mut f = FrontRing::<_, 112>::init(PageSpan::new(pages).unwrap()).unwrap();
+            let mut b = BackRing::<_, 112>::attach(PageSpan::new(shared).unwrap());
+            let size = 32 << order;
+            assert_eq!((f.size(), b.size()), (size, size));
+            for round in 0..3u32 {
+                for i in 0..size {
+                    let mut rec = [0u8; 112];
+                    for (k, x) in rec.iter_mut().enumerate() {
+                        *x = (i as usize * 7 + k + round as usize) as u8;
+                    }
+                    f.put_request(&Big(rec)).unwrap();
+                }
+                assert!(f.is_full());
+                f.push_requests_and_check_notify();
+                for i in 0..size {
+                    let r: Big = b.next_request().unwrap().unwrap();
+                    assert_eq!(r.0[5], (i as usize * 7 + 5 + round as usize) as u8);
+                    b.put_response(&r).unwrap();
+                }
+                b.push_responses_and_check_notify();
+                for i in 0..size {
+                    let r: Big = f.next_response().unwrap().unwrap();
+                    assert_eq!(r.0[111], (i as usize * 7 + 111 + round as usize) as u8);
+                }
+            }
+            // The header lives in the first page only.
+            let span = f.into_page();
+            assert_eq!(span.pages()[0].read_u32(REQ_PROD).unwrap(), 3 * size);
+            assert!(span.read_at(span.ring_bytes() - 1, &mut [0; 2]).is_err());
+            assert_eq!(span.into_pages().len(), 1 << order);
         }
     }
 

@@ -1,0 +1,63 @@
+//! What the frontend asks for: the [`Config`] of a blkfront (ring size,
+//! indirect segments, persistent grants, queue depth, logging).
+
+use core::fmt;
+
+/// A logging hook: receives one line (without newline) per disk event.
+pub type LogFn = fn(fmt::Arguments<'_>);
+
+/// Discards log lines (the default hook).
+pub fn no_log(_: fmt::Arguments<'_>) {}
+
+/// Largest ring blkfront builds: 2^4 = 16 pages (512 requests).
+pub const MAX_RING_PAGE_ORDER: u32 = 4;
+
+/// What the frontend uses when the backend offers it.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Largest `ring-page-order` to use (capped at
+    /// [`MAX_RING_PAGE_ORDER`]); the ring gets `2^min(this, backend's
+    /// max-ring-page-order)` pages.
+    pub max_ring_page_order: u32,
+    /// Most segments (4 KiB pages) per indirect request (capped at the
+    /// backend's `feature-max-indirect-segments` and at 8 indirect pages,
+    /// 4096 segments).
+    pub max_indirect_segments: u32,
+    /// Use persistent grants when the backend offers `feature-persistent`.
+    pub use_persistent: bool,
+    /// Use indirect requests when the backend offers
+    /// `feature-max-indirect-segments`.
+    pub use_indirect: bool,
+    /// Most requests waiting in the software queue (beyond the ring);
+    /// `submit` is `Busy` above it.
+    pub max_queued: usize,
+    /// Where disk events (connect, detach, violations) are logged.
+    pub log: LogFn,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_ring_page_order: MAX_RING_PAGE_ORDER,
+            max_indirect_segments: 256,
+            use_persistent: true,
+            use_indirect: true,
+            max_queued: 1024,
+            log: no_log,
+        }
+    }
+}
+
+impl Config {
+    /// The plainest frontend: one ring page, direct requests only, a grant
+    /// per request.
+    pub fn minimal() -> Config {
+        Config {
+            max_ring_page_order: 0,
+            max_indirect_segments: 0,
+            use_persistent: false,
+            use_indirect: false,
+            ..Config::default()
+        }
+    }
+}

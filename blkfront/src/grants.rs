@@ -1,0 +1,243 @@
+//! Pages granted to the backend (`grant_table.h` v1 through the
+//! [`GrantTable`] service) and the rule that no grant outlives its use: a
+//! page comes back only once `end_access` succeeded; pages whose grant the
+//! backend still holds wait in a [`Quarantine`] and are retried, never
+//! freed or reused meanwhile. [`DataPages`] hands out the pages of data
+//! and indirect segments: from the persistent pool (granted once, kept
+//! mapped by the backend) or granted per request.
+
+use alloc::vec::Vec;
+
+use xen_platform::services::{DomId, GrantRef, GrantTable, PageAllocator, SharedPage};
+use xen_platform::XenError;
+
+use crate::counters::Counters;
+use crate::error::BlkError;
+
+/// A page and the grant that gives the backend access to it.
+#[derive(Debug)]
+pub(crate) struct Granted<P> {
+    /// The page.
+    pub(crate) page: P,
+    /// Its grant.
+    pub(crate) gref: GrantRef,
+}
+
+impl<P: SharedPage> Granted<P> {
+    /// Grants `peer` access to `page`; on failure the page comes back.
+    pub(crate) fn new<G: GrantTable>(
+        gt: &G,
+        peer: DomId,
+        page: P,
+        readonly: bool,
+    ) -> Result<Granted<P>, (P, XenError)> {
+        match gt.grant_access(peer, page.gfn(), readonly) {
+            Ok(gref) => Ok(Granted { page, gref }),
+            Err(e) => Err((page, e)),
+        }
+    }
+
+    /// Ends the grant and gives the page back; `Err(self)` while the
+    /// backend still has it mapped (or the table failed), so the page is
+    /// kept. A reference the table does not know is not live, so the page
+    /// is safe to hand back.
+    pub(crate) fn end<G: GrantTable>(self, gt: &G) -> Result<P, Granted<P>> {
+        match gt.end_access(self.gref) {
+            Ok(()) | Err(XenError::InvalidArgument(_)) => Ok(self.page),
+            Err(_) => Err(self),
+        }
+    }
+}
+
+/// Granted pages waiting for the backend to let go.
+#[derive(Debug)]
+pub(crate) struct Quarantine<P> {
+    held: Vec<Granted<P>>,
+}
+
+impl<P: SharedPage> Quarantine<P> {
+    pub(crate) fn new() -> Self {
+        Quarantine { held: Vec::new() }
+    }
+
+    /// Ends `g`'s grant now if possible (the page is then freed), else
+    /// keeps it for [`Quarantine::retry`].
+    pub(crate) fn release<G: GrantTable>(&mut self, gt: &G, g: Granted<P>) {
+        if let Err(g) = g.end(gt) {
+            self.held.push(g);
+        }
+    }
+
+    /// Retries every held grant; freed pages are dropped. Returns how many
+    /// are still held.
+    pub(crate) fn retry<G: GrantTable>(&mut self, gt: &G) -> usize {
+        let held = core::mem::take(&mut self.held);
+        for g in held {
+            self.release(gt, g);
+        }
+        self.held.len()
+    }
+
+    /// Grants still held.
+    pub(crate) fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Gives up on the held pages without freeing them: memory the backend
+    /// may still write is leaked rather than reused (for drop).
+    pub(crate) fn leak_all(&mut self) {
+        for g in self.held.drain(..) {
+            core::mem::forget(g);
+        }
+    }
+}
+
+/// A page lent to one ring request.
+#[derive(Debug)]
+pub(crate) enum Lease<P> {
+    /// From the persistent pool; goes back to it.
+    Persistent(Granted<P>),
+    /// Granted for this request only; the grant ends when it comes back.
+    Transient(Granted<P>),
+}
+
+impl<P> Lease<P> {
+    /// The page.
+    pub(crate) fn page(&self) -> &P {
+        match self {
+            Lease::Persistent(g) | Lease::Transient(g) => &g.page,
+        }
+    }
+
+    /// The grant.
+    pub(crate) fn gref(&self) -> GrantRef {
+        match self {
+            Lease::Persistent(g) | Lease::Transient(g) => g.gref,
+        }
+    }
+}
+
+/// Most ungranted pages kept for reuse in per-request mode.
+const SPARE_MAX: usize = 64;
+
+/// Where data and indirect pages come from.
+#[derive(Debug)]
+pub(crate) struct DataPages<P> {
+    peer: DomId,
+    persistent: bool,
+    /// Persistent mode: granted pages not lent out (LIFO, so the backend's
+    /// LRU keeps the hot ones).
+    pool: Vec<Granted<P>>,
+    /// Per-request mode: ungranted pages to reuse.
+    spare: Vec<P>,
+    /// Grants alive that were made here and not yet ended or handed to
+    /// the quarantine.
+    live: usize,
+}
+
+impl<P: SharedPage> DataPages<P> {
+    pub(crate) fn new(peer: DomId, persistent: bool) -> Self {
+        DataPages {
+            peer,
+            persistent,
+            pool: Vec::new(),
+            spare: Vec::new(),
+            live: 0,
+        }
+    }
+
+    /// Grants alive (in the pool or lent out).
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Lends a page; `readonly` is what the backend needs (ignored for
+    /// persistent grants, which the backend maps writable once).
+    pub(crate) fn take<G: GrantTable, A: PageAllocator<Page = P>>(
+        &mut self,
+        gt: &G,
+        pages: &A,
+        readonly: bool,
+        counters: &mut Counters,
+    ) -> Result<Lease<P>, BlkError> {
+        if self.persistent {
+            if let Some(g) = self.pool.pop() {
+                counters.persistent_hits += 1;
+                return Ok(Lease::Persistent(g));
+            }
+        }
+        let page = match self.spare.pop() {
+            Some(p) => p,
+            None => pages.alloc_page().map_err(|e| match BlkError::from(e) {
+                BlkError::OutOfMemory => BlkError::Busy("no page for a data segment"),
+                other => other,
+            })?,
+        };
+        let ro = readonly && !self.persistent;
+        match Granted::new(gt, self.peer, page, ro) {
+            Ok(g) => {
+                self.live += 1;
+                counters.grants_mapped += 1;
+                Ok(if self.persistent {
+                    Lease::Persistent(g)
+                } else {
+                    Lease::Transient(g)
+                })
+            }
+            Err((page, e)) => {
+                self.keep_spare(page);
+                Err(match BlkError::from(e) {
+                    BlkError::Hypercall(_) => BlkError::Busy("no grant reference free"),
+                    other => other,
+                })
+            }
+        }
+    }
+
+    fn keep_spare(&mut self, page: P) {
+        if self.spare.len() < SPARE_MAX {
+            self.spare.push(page);
+        }
+    }
+
+    /// Takes a lent page back after its request completed.
+    pub(crate) fn give_back<G: GrantTable>(
+        &mut self,
+        gt: &G,
+        lease: Lease<P>,
+        quarantine: &mut Quarantine<P>,
+    ) {
+        match lease {
+            Lease::Persistent(g) => self.pool.push(g),
+            Lease::Transient(g) => {
+                self.live -= 1;
+                match g.end(gt) {
+                    Ok(page) => self.keep_spare(page),
+                    Err(g) => quarantine.release(gt, g),
+                }
+            }
+        }
+    }
+
+    /// Ends a lent page's grant for good (teardown).
+    pub(crate) fn retire<G: GrantTable>(
+        &mut self,
+        gt: &G,
+        lease: Lease<P>,
+        quarantine: &mut Quarantine<P>,
+    ) {
+        let (Lease::Persistent(g) | Lease::Transient(g)) = lease;
+        self.live -= 1;
+        quarantine.release(gt, g);
+    }
+
+    /// Ends every pooled grant (teardown; lent pages must be retired
+    /// first).
+    pub(crate) fn teardown<G: GrantTable>(&mut self, gt: &G, quarantine: &mut Quarantine<P>) {
+        for g in self.pool.drain(..) {
+            self.live -= 1;
+            quarantine.release(gt, g);
+        }
+        self.spare.clear();
+    }
+}
