@@ -500,6 +500,37 @@ impl SimBlkback {
         self.malice.is_some()
     }
 
+    /// Changes what the backend offers from the next `InitWait` /
+    /// connect on (the disk's contents stay; its size follows
+    /// `disk_bytes`).
+    pub fn reconfigure(&mut self, cfg: BlkbackConfig) {
+        self.disk.resize(cfg.disk_bytes as usize, 0);
+        self.cfg = cfg;
+    }
+
+    /// Fuzzing: writes `records` as raw bytes into the response slots
+    /// after the last real answer and publishes `rsp_prod` as that point
+    /// plus `rsp_prod_delta`, whatever was asked. Nothing happens while
+    /// not connected.
+    pub fn scribble(&mut self, records: &[[u8; SLOT]], rsp_prod_delta: u32) {
+        let Some(c) = self.conn.as_mut() else {
+            return;
+        };
+        let base = c.ring.rsp_prod_pvt();
+        for (i, r) in records.iter().enumerate() {
+            let _ = c.ring.write_raw_slot(base.wrapping_add(i as u32), r);
+        }
+        c.ring
+            .publish_raw_rsp_prod(base.wrapping_add(rsp_prod_delta));
+        let port = c.port;
+        self.notify(port);
+    }
+
+    /// Requests taken and not yet answered (held back or never answered).
+    pub fn unanswered(&self) -> u32 {
+        self.conn.as_ref().map_or(0, |c| c.ring.unanswered())
+    }
+
     fn front_state(&self) -> XenbusState {
         xenbus::read_state(&self.xs, &self.front_path).unwrap_or(XenbusState::Unknown)
     }
