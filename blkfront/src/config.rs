@@ -31,6 +31,14 @@ pub struct Config {
     /// Most requests waiting in the software queue (beyond the ring);
     /// `submit` is `Busy` above it.
     pub max_queued: usize,
+    /// Most data and indirect pages kept granted persistently (Linux
+    /// blkback keeps 1056 mapped); pages beyond it are granted per
+    /// request.
+    pub max_persistent_grants: usize,
+    /// Most data and indirect pages lent to requests on the ring at once
+    /// (memory in flight is 4 KiB each); requests wait in the software
+    /// queue beyond it. At least 64.
+    pub max_pages_in_flight: usize,
     /// Where disk events (connect, detach, violations) are logged.
     pub log: LogFn,
 }
@@ -43,6 +51,8 @@ impl Default for Config {
             use_persistent: true,
             use_indirect: true,
             max_queued: 1024,
+            max_persistent_grants: 1056,
+            max_pages_in_flight: 2048,
             log: no_log,
         }
     }

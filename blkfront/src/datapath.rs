@@ -13,6 +13,7 @@ use xen_platform::services::{
 };
 use xen_platform::shared_ring::PageSpan;
 
+use crate::config::Config;
 use crate::counters::Counters;
 use crate::error::BlkError;
 use crate::grants::{DataPages, Granted, Lease, Quarantine};
@@ -103,7 +104,7 @@ impl<P: SharedPage> DataPath<P> {
             port,
             handle,
             ids: IdTable::new(size),
-            pages: DataPages::new(peer, false),
+            pages: DataPages::new(peer, false, 0, usize::MAX),
             max_segments: MAX_DIRECT_SEGMENTS,
         })
     }
@@ -120,9 +121,18 @@ impl<P: SharedPage> DataPath<P> {
 
     /// Applies the negotiated features (at connect, before any request):
     /// persistent grants or not, segments per request.
-    pub(crate) fn configure(&mut self, peer: DomId, f: &Features) {
-        self.pages = DataPages::new(peer, f.persistent);
-        self.max_segments = f.max_segments_per_request() as usize;
+    pub(crate) fn configure(&mut self, peer: DomId, f: &Features, cfg: &Config) {
+        let max_lent = cfg.max_pages_in_flight.max(64);
+        self.pages = DataPages::new(peer, f.persistent, cfg.max_persistent_grants, max_lent);
+        // One request must fit the pages in flight, indirect pages included.
+        self.max_segments = (f.max_segments_per_request() as usize)
+            .min(max_lent - MAX_INDIRECT_PAGES)
+            .max(MAX_DIRECT_SEGMENTS);
+    }
+
+    /// Data and indirect pages lent to requests on the ring.
+    pub(crate) fn pages_lent(&self) -> usize {
+        self.pages.lent()
     }
 
     /// Ring requests in flight.

@@ -385,7 +385,7 @@ where
             barrier: offer.barrier,
             discard: offer.discard,
         };
-        dp.configure(self.backend.domid, &features);
+        dp.configure(self.backend.domid, &features, &self.config);
         let info = DiskInfo {
             sectors: disk.sectors,
             sector_size: disk.sector_size,
@@ -729,6 +729,12 @@ where
     /// the ring, or finished and waiting for [`Blkfront::poll`]).
     pub fn in_flight(&self) -> usize {
         self.reqs.live() + self.reqs.done.len()
+    }
+
+    /// Data and indirect pages lent to requests on the ring now (at most
+    /// [`Config::max_pages_in_flight`]).
+    pub fn pages_in_flight(&self) -> usize {
+        self.data.as_ref().map_or(0, |d| d.pages_lent())
     }
 
     /// Ring requests on the ring now.

@@ -133,17 +133,41 @@ pub(crate) struct DataPages<P> {
     /// Grants alive that were made here and not yet ended or handed to
     /// the quarantine.
     live: usize,
+    /// Persistent grants alive.
+    persistent_live: usize,
+    /// Most persistent grants.
+    max_persistent: usize,
+    /// Pages lent out now.
+    lent: usize,
+    /// Most pages lent out at once.
+    max_lent: usize,
 }
 
 impl<P: SharedPage> DataPages<P> {
-    pub(crate) fn new(peer: DomId, persistent: bool) -> Self {
+    /// Pages for `peer`: persistent (up to `max_persistent` grants) or
+    /// granted per request; at most `max_lent` lent at once.
+    pub(crate) fn new(
+        peer: DomId,
+        persistent: bool,
+        max_persistent: usize,
+        max_lent: usize,
+    ) -> Self {
         DataPages {
             peer,
             persistent,
             pool: Vec::new(),
             spare: Vec::new(),
             live: 0,
+            persistent_live: 0,
+            max_persistent,
+            lent: 0,
+            max_lent,
         }
+    }
+
+    /// Pages lent out now.
+    pub(crate) fn lent(&self) -> usize {
+        self.lent
     }
 
     /// Grants alive (in the pool or lent out).
@@ -160,9 +184,13 @@ impl<P: SharedPage> DataPages<P> {
         readonly: bool,
         counters: &mut Counters,
     ) -> Result<Lease<P>, BlkError> {
+        if self.lent >= self.max_lent {
+            return Err(BlkError::Busy("data pages in flight at the limit"));
+        }
         if self.persistent {
             if let Some(g) = self.pool.pop() {
                 counters.persistent_hits += 1;
+                self.lent += 1;
                 return Ok(Lease::Persistent(g));
             }
         }
@@ -173,16 +201,22 @@ impl<P: SharedPage> DataPages<P> {
                 other => other,
             })?,
         };
+        // With persistent grants negotiated the backend maps every grant
+        // writable, kept or not (blkif.h note 8).
         let ro = readonly && !self.persistent;
         match Granted::new(gt, self.peer, page, ro) {
             Ok(g) => {
                 self.live += 1;
+                self.lent += 1;
                 counters.grants_mapped += 1;
-                Ok(if self.persistent {
-                    Lease::Persistent(g)
-                } else {
-                    Lease::Transient(g)
-                })
+                Ok(
+                    if self.persistent && self.persistent_live < self.max_persistent {
+                        self.persistent_live += 1;
+                        Lease::Persistent(g)
+                    } else {
+                        Lease::Transient(g)
+                    },
+                )
             }
             Err((page, e)) => {
                 self.keep_spare(page);
@@ -207,6 +241,7 @@ impl<P: SharedPage> DataPages<P> {
         lease: Lease<P>,
         quarantine: &mut Quarantine<P>,
     ) {
+        self.lent -= 1;
         match lease {
             Lease::Persistent(g) => self.pool.push(g),
             Lease::Transient(g) => {
@@ -226,7 +261,14 @@ impl<P: SharedPage> DataPages<P> {
         lease: Lease<P>,
         quarantine: &mut Quarantine<P>,
     ) {
-        let (Lease::Persistent(g) | Lease::Transient(g)) = lease;
+        self.lent -= 1;
+        let g = match lease {
+            Lease::Persistent(g) => {
+                self.persistent_live -= 1;
+                g
+            }
+            Lease::Transient(g) => g,
+        };
         self.live -= 1;
         quarantine.release(gt, g);
     }
@@ -236,6 +278,7 @@ impl<P: SharedPage> DataPages<P> {
     pub(crate) fn teardown<G: GrantTable>(&mut self, gt: &G, quarantine: &mut Quarantine<P>) {
         for g in self.pool.drain(..) {
             self.live -= 1;
+            self.persistent_live -= 1;
             quarantine.release(gt, g);
         }
         self.spare.clear();
