@@ -2,7 +2,7 @@
 //! [`SimBlkback`] per vbd on the simulated hypervisor and xenstored of
 //! `xen_platform::sim`, backing a disk in memory, with configurable keys,
 //! seeded fault injection and protocol violations, and [`sim_services`] to
-//! give a simulated guest the services a [`Blkfront`](crate::Blkfront)
+//! give a simulated guest the services a [`Blkfront`]
 //! needs.
 
 pub mod blkback;
