@@ -137,7 +137,8 @@ impl Services {
                 sink.answered = true;
                 println!(
                     "netcheck: sink got {} bytes, fnv1a64 {:016x}",
-                    sink.bytes, sink.digest.value()
+                    sink.bytes,
+                    sink.digest.value()
                 );
             }
         }
