@@ -119,6 +119,20 @@ pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -
         "the guest did not log the detach and a failing read after it",
         &outcome,
     ))?;
+    // No grant outlives its use: the detached disk's come back once blkback
+    // lets go, and the others' when the guest closes them.
+    shown(expect(
+        outcome
+            .find_line("xvdb grants after the detach:")
+            .is_some_and(|l| l.text.ends_with("then 0 once the backend let go"))
+            && ["xvda", "xvdb", "xvdc"].iter().all(|d| {
+                outcome
+                    .find_line(&format!("blkcheck: {d} closed, grants held 0"))
+                    .is_some()
+            }),
+        "the guest's grant count did not return to zero on every disk",
+        &outcome,
+    ))?;
     // Linux blkback offers indirect descriptors and persistent grants; the
     // driver must have used both on the big disk.
     for (offered, used) in [

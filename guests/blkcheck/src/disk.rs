@@ -262,8 +262,41 @@ impl Disk {
         }
     }
 
-    /// Closes the disk (frontend Closed, every grant ended).
-    pub fn close(&mut self) {
+    /// Grants the disk holds (ring, persistent pool, pages in flight, and
+    /// pages the backend has not let go of yet).
+    pub fn grants_held(&self) -> usize {
+        self.drv.grants_held()
+    }
+
+    /// Follows the backend (which lets go of the pages it mapped once it
+    /// closes) until the disk holds no grant or `deadline_ns` passes;
+    /// returns how many it still holds.
+    pub fn settle_grants(&mut self, deadline_ns: u64) -> usize {
+        while self.drv.grants_held() > 0 && time::monotonic_ns() < deadline_ns {
+            let slice = (time::monotonic_ns() + WAIT_SLICE_NS).min(deadline_ns);
+            let _ = self.drv.wait_xenbus(Some(slice));
+        }
+        self.drv.grants_held()
+    }
+
+    /// Closes the disk: frontend Closed once the backend closed, every
+    /// grant ended (waiting up to 30 s for the backend); an error naming
+    /// what is still held otherwise.
+    pub fn close(&mut self) -> Result<(), String> {
         self.drv.shutdown();
+        let deadline = time::monotonic_ns() + 30_000_000_000;
+        while !self.drv.is_closed() && time::monotonic_ns() < deadline {
+            let slice = (time::monotonic_ns() + WAIT_SLICE_NS).min(deadline);
+            let _ = self.drv.wait_xenbus(Some(slice));
+        }
+        if self.drv.is_closed() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{}: not closed after 30 s, {} grants still held",
+                self.name,
+                self.drv.grants_held()
+            ))
+        }
     }
 }

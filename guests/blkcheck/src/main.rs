@@ -72,7 +72,17 @@ fn run(cmdline: &str) {
         }
     }
     for disk in &mut opened {
-        disk.close();
+        match disk.close() {
+            Ok(()) => println!(
+                "blkcheck: {} closed, grants held {}",
+                disk.name(),
+                disk.grants_held()
+            ),
+            Err(e) => {
+                failures += 1;
+                println!("blkcheck: close FAILED: {e}");
+            }
+        }
     }
     println!("blkcheck: done, {failures} failed");
 }

@@ -217,14 +217,27 @@ pub fn see_detach(disk: &mut Disk) -> Result<(), String> {
     let state = disk.wait_detached(time::monotonic_ns() + 120_000_000_000)?;
     println!("blkcheck: {} detached ({state})", disk.name());
     match disk.read(0, disk.sector_size()) {
-        Ok(_) => Err(format!(
-            "{}: a read after the detach succeeded",
-            disk.name()
-        )),
-        Err(e) => {
-            println!("blkcheck: {} read after detach failed: {e}", disk.name());
-            Ok(())
+        Ok(_) => {
+            return Err(format!(
+                "{}: a read after the detach succeeded",
+                disk.name()
+            ))
         }
+        Err(e) => println!("blkcheck: {} read after detach failed: {e}", disk.name()),
+    }
+    let held = disk.grants_held();
+    let left = disk.settle_grants(time::monotonic_ns() + 30_000_000_000);
+    println!(
+        "blkcheck: {} grants after the detach: {held}, then {left} once the backend let go",
+        disk.name()
+    );
+    if left == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {left} grants still held after the detach",
+            disk.name()
+        ))
     }
 }
 
