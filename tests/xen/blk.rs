@@ -2,7 +2,8 @@
 //! from image files in dom0: it writes a seeded pattern over a 64 MiB disk
 //! that dom0 then checks byte for byte, verifies the digest of a disk dom0
 //! filled with random bytes, sees a write to a read-only disk refused, and
-//! sees a disk go away with `xl block-detach`.
+//! sees a disk go away with `xl block-detach`; a disk with 4 KiB logical
+//! sectors (a loop device made so) gets a pattern too.
 
 use super::*;
 use rumpx::Disk;
@@ -11,6 +12,8 @@ use rumpx::Disk;
 const DIR: &str = "/run/rumpx-blk";
 /// The pattern's seed.
 const SEED: u64 = 20261127;
+/// The seed of the pattern on the disk with 4 KiB sectors.
+const SEED_4K: u64 = 4096;
 
 /// The words after `key` on the guest's last console line that starts
 /// with `prefix` and contains `key`.
@@ -42,8 +45,10 @@ pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -
                  truncate -s 64M write.img\n\
                  head -c 16777216 /dev/urandom > read.img\n\
                  head -c 1048576 /dev/urandom > ro.img\n\
+                 truncate -s 8M 4k.img\n\
                  {probe} digest read.img\n\
-                 for img in write read ro; do echo \"loop $img $(losetup -f --show $img.img)\"; done\n"
+                 for img in write read ro; do echo \"loop $img $(losetup -f --show $img.img)\"; done\n\
+                 echo \"loop 4k $(losetup -f --show --sector-size 4096 4k.img)\"\n"
             ),
             Duration::from_secs(120),
         )
@@ -69,13 +74,15 @@ pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -
             .ok_or_else(said)
     };
     let (write_dev, read_dev, ro_dev) = (loop_of("write")?, loop_of("read")?, loop_of("ro")?);
+    let dev_4k = loop_of("4k")?;
     let spec = GuestSpec::new("blkcheck", &f.blkcheck)
         .memory_mib(64)
         .disk(Disk::raw("xvda", &write_dev))
         .disk(Disk::raw("xvdb", &read_dev))
         .disk(Disk::raw("xvdc", &ro_dev).read_only())
+        .disk(Disk::raw("xvdd", &dev_4k))
         .extra(format!(
-            "write=xvda:{SEED} verify=xvdb:{digest} readonly=xvdc detach=xvdb"
+            "write=xvda:{SEED},xvdd:{SEED_4K} verify=xvdb:{digest} readonly=xvdc detach=xvdb"
         ))
         .timeout(Duration::from_secs(600));
     let script = format!(
@@ -84,7 +91,8 @@ pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -
          xl block-detach blkcheck xvdb && echo detached\n\
          for i in $(seq 1200); do xl domid blkcheck >/dev/null 2>&1 || break; sleep 0.5; done\n\
          {probe} verify-pattern {write_dev} {SEED}\n\
-         for dev in {write_dev} {read_dev} {ro_dev}; do losetup -d $dev; done\n\
+         {probe} verify-pattern {dev_4k} {SEED_4K}\n\
+         for dev in {write_dev} {read_dev} {ro_dev} {dev_4k}; do losetup -d $dev; done\n\
          rm -rf {DIR}\n",
         wait = wait_for_domain("blkcheck"),
     );
@@ -99,6 +107,14 @@ pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -
     shown(expect(
         out.contains("disk-pattern: bytes 67108864 seed 20261127 mismatch none"),
         "dom0 did not find the guest's pattern on the whole 64 MiB disk",
+        &outcome,
+    ))?;
+    shown(expect(
+        outcome
+            .find_line("blkcheck: xvdd vbd")
+            .is_some_and(|l| l.text.contains(" sector-size 4096 "))
+            && out.contains("disk-pattern: bytes 8388608 seed 4096 mismatch none"),
+        "the disk with 4 KiB sectors was not seen as such, or its pattern is not on it",
         &outcome,
     ))?;
     shown(expect(
@@ -125,7 +141,7 @@ pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -
         outcome
             .find_line("xvdb grants after the detach:")
             .is_some_and(|l| l.text.ends_with("then 0 once the backend let go"))
-            && ["xvda", "xvdb", "xvdc"].iter().all(|d| {
+            && ["xvda", "xvdb", "xvdc", "xvdd"].iter().all(|d| {
                 outcome
                     .find_line(&format!("blkcheck: {d} closed, grants held 0"))
                     .is_some()

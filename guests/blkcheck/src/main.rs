@@ -1,6 +1,7 @@
 //! The blkcheck guest: blkfront on the guest's disks, for the block tests
 //! and benchmarks on Xen. Each command-line key names a disk (`xvda`, or
-//! the vbd's number) and what to do with it; the tasks run in this order:
+//! the vbd's number) and what to do with it, several separated by commas
+//! (`verify=xvdb:HEX,xvdc:HEX`); the tasks run in this order:
 //!
 //! - `write=DISK:SEED`: write check-data's seeded pattern over the whole
 //!   disk in mixed request sizes (512 B .. 1 MiB), then flush;
@@ -47,11 +48,14 @@ fn main(boot: &BootInfo) {
 fn run(cmdline: &str) {
     let mut failures = 0;
     let mut opened: Vec<Disk> = Vec::new();
-    for &task in TASKS {
-        let Some(value) = cmdline_option(cmdline, task) else {
-            continue;
-        };
-        let (name, arg) = value.split_once(':').unwrap_or((value, ""));
+    let jobs = TASKS.iter().flat_map(|&task| {
+        cmdline_option(cmdline, task)
+            .into_iter()
+            .flat_map(|value| value.split(','))
+            .map(move |job| (task, job))
+    });
+    for (task, job) in jobs {
+        let (name, arg) = job.split_once(':').unwrap_or((job, ""));
         let result = match opened.iter().position(|d| d.name() == name) {
             Some(i) => Ok(i),
             None => Disk::open(name).map(|d| {
