@@ -300,6 +300,10 @@ pub struct BlkGuestFigures {
     pub runs: Vec<BlkRun>,
     /// The runs that did not, each with why.
     pub failures: Vec<String>,
+    /// Starts that failed and were made again (why each failed).
+    pub restarts: Vec<String>,
+    /// What the guest said about how its disk was set up (from its console).
+    pub notes: Vec<String>,
 }
 
 impl BlkGuestFigures {
@@ -424,8 +428,14 @@ impl BlkBenchReport {
         );
         for guest in [&self.rumpx, &self.linux] {
             let _ = writeln!(out, "{}: {}", guest.label, guest.setup);
+            for note in &guest.notes {
+                let _ = writeln!(out, "    {note}");
+            }
         }
         for guest in [&self.rumpx, &self.linux] {
+            for why in &guest.restarts {
+                let _ = writeln!(out, "{} was started again after: {why}", guest.label);
+            }
             for why in &guest.failures {
                 let _ = writeln!(out, "{} failed: {why}", guest.label);
             }
@@ -600,6 +610,7 @@ mod tests {
     fn blk_report() -> BlkBenchReport {
         let mut rumpx = BlkGuestFigures::new("rumpx blkcheck", "PVH, 128 MiB, 1 vCPU");
         let mut linux = BlkGuestFigures::new("Linux 6.1 DomU", "PVH, 128 MiB, 1 vCPU");
+        rumpx.notes = vec!["blkcheck: xvda vbd 51712".into()];
         rumpx.runs = vec![
             blk_run(40.0, 90.0, 3000.0),
             blk_run(50.0, 70.0, 2000.0),
@@ -652,10 +663,12 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("\nrumpx blkcheck: PVH, 128 MiB, 1 vCPU\n"),
+            table
+                .contains("\nrumpx blkcheck: PVH, 128 MiB, 1 vCPU\n    blkcheck: xvda vbd 51712\n"),
             "{table}"
         );
         assert!(!table.contains("failed"), "{table}");
+        assert!(!table.contains("started again"), "{table}");
     }
 
     #[test]
@@ -666,6 +679,10 @@ mod tests {
             .rumpx
             .failures
             .push("run 3: no bench line (crash); console: boom".into());
+        report
+            .linux
+            .restarts
+            .push("run 1: no bench line; the guest ended: reboot".into());
         assert!(!report.complete());
         assert_eq!(report.rumpx.median(BlkFigure::SeqWrite), Some(45.0));
         let table = report.render();
@@ -676,6 +693,12 @@ mod tests {
         );
         assert!(
             table.contains("rumpx blkcheck failed: run 3: no bench line (crash); console: boom"),
+            "{table}"
+        );
+        assert!(
+            table.contains(
+                "Linux 6.1 DomU was started again after: run 1: no bench line; the guest ended: reboot"
+            ),
             "{table}"
         );
 

@@ -40,6 +40,7 @@ pub const MODULES: &[&str] = &["xen-netfront", "xen-blkfront"];
 /// Xen asks the guest to shut down).
 pub const APPLETS: &[&str] = &[
     "sh", "cat", "echo", "insmod", "ip", "mount", "nc", "sleep", "poweroff", "reboot", "halt",
+    "dmesg", "grep",
 ];
 
 /// The guest's init script.

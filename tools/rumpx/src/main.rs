@@ -89,6 +89,10 @@ struct BlkArgs {
     /// Boot the Linux DomU as PV instead of PVH.
     #[arg(long)]
     linux_pv: bool,
+    /// More words for the Linux DomU's kernel command line (such as
+    /// "mitigations=off").
+    #[arg(long)]
+    linux_args: Option<String>,
     /// Seconds one guest run (boot, benchmark, power-off) may take.
     #[arg(long, default_value_t = 600)]
     run_timeout: u64,
@@ -105,6 +109,7 @@ impl BlkArgs {
             } else {
                 GuestType::Pvh
             },
+            linux_args: self.linux_args.clone(),
             run_timeout: Duration::from_secs(self.run_timeout),
             ..BlkBenchOptions::default()
         }
