@@ -130,53 +130,66 @@ pub(crate) fn guest_thread_sees_every_one_of_1000_dom0_writes(f: &Fixture) -> Ve
 
 pub(crate) fn sleeps_are_accurate_and_idle_uses_no_cpu(f: &Fixture) -> Verdict {
     let spec = check(f, "sleeper", "sleep", 90);
-    // Sample the domain's CPU time (xl list, 0.1 s resolution) across 3 s of
-    // its sleeping: from 1 s to 4 s after it appears.
+    // Sample the domain's CPU time (xl list, 0.1 s resolution) across 2 s of
+    // its 3 s idle sleep, after the measured sleeps (so that dom0's `xl`
+    // does not compete with them for the host's CPUs).
     let script = format!(
-        "{}sleep 1\n\
+        "{}log=/var/log/xen/console/guest-sleeper.log\n\
+         for i in $(seq 600); do grep -q 'sleep: idle for 3 s' $log 2>/dev/null && break; sleep 0.1; done\n\
          t0=$(xl list sleeper | awk 'NR == 2 {{ print $6 }}')\n\
-         sleep 3\n\
+         sleep 2\n\
          t1=$(xl list sleeper | awk 'NR == 2 {{ print $6 }}')\n\
          echo \"cpu $t0 $t1\"\n",
         wait_for_domain("sleeper")
     );
-    let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
-    with_dom0_output(expect_done(&outcome, "sleep"), &dom0)?;
-    let intervals: Vec<u64> = outcome
-        .console
-        .iter()
-        .filter(|l| l.text.starts_with("sleep ") && l.text.ends_with(" us"))
-        .filter_map(|l| l.text.split(": ").nth(1)?.strip_suffix(" us")?.parse().ok())
-        .collect();
-    expect(
-        intervals.len() == 20,
-        &format!("{} intervals, not 20", intervals.len()),
-        &outcome,
-    )?;
-    // A sleep must never end early; how late it ends depends on the
-    // emulated host's load (its vCPUs are threads of a busy machine), so the
-    // median must be close and the worst within reason.
-    let shortest = intervals.iter().copied().min().unwrap_or(0);
-    let mut late: Vec<u64> = intervals
-        .iter()
-        .map(|us| us.saturating_sub(100_000))
-        .collect();
-    late.sort_unstable();
-    let (median, worst) = (late[late.len() / 2], late[late.len() - 1]);
-    let within = late.iter().filter(|&&us| us <= 5_000).count();
-    println!(
-        "figure: 20 sleeps of 100 ms: late by {median} us (median), {worst} us (worst), {within} of 20 within 5 ms"
-    );
-    expect(
-        shortest >= 99_900,
-        &format!("a 100 ms sleep ended early: {shortest} us"),
-        &outcome,
-    )?;
-    expect(
-        median <= 5_000 && worst <= 250_000,
-        &format!("100 ms sleeps too late: median {median} us, worst {worst} us"),
-        &outcome,
-    )?;
+    // The guest's vCPU is a thread of an emulated machine on a shared
+    // host: a burst of load elsewhere on the machine can delay one wake-up
+    // by tens of milliseconds (seen while builds ran beside the host). A
+    // run with a late sleep is reported and the measurement made once
+    // more; the second run must hold.
+    let mut attempt = 1;
+    let (outcome, dom0) = loop {
+        let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+        with_dom0_output(expect_done(&outcome, "sleep"), &dom0)?;
+        let intervals: Vec<u64> = outcome
+            .console
+            .iter()
+            .filter(|l| l.text.starts_with("sleep ") && l.text.ends_with(" us"))
+            .filter_map(|l| l.text.split(": ").nth(1)?.strip_suffix(" us")?.parse().ok())
+            .collect();
+        expect(
+            intervals.len() == 20,
+            &format!("{} intervals, not 20", intervals.len()),
+            &outcome,
+        )?;
+        // A sleep must never end early, and each must end within 5 ms of
+        // its deadline.
+        let shortest = intervals.iter().copied().min().unwrap_or(0);
+        let mut late: Vec<u64> = intervals
+            .iter()
+            .map(|us| us.saturating_sub(100_000))
+            .collect();
+        late.sort_unstable();
+        let (median, worst) = (late[late.len() / 2], late[late.len() - 1]);
+        let within = late.iter().filter(|&&us| us <= 5_000).count();
+        println!(
+            "figure: 20 sleeps of 100 ms: late by {median} us (median), {worst} us (worst), {within} of 20 within 5 ms"
+        );
+        expect(
+            shortest >= 99_900,
+            &format!("a 100 ms sleep ended early: {shortest} us"),
+            &outcome,
+        )?;
+        if worst <= 5_000 {
+            break (outcome, dom0);
+        }
+        let why = format!("100 ms sleeps too late: median {median} us, worst {worst} us, {within} of 20 within 5 ms");
+        if attempt == 2 {
+            return expect(false, &why, &outcome);
+        }
+        println!("note: {why}; measuring once more");
+        attempt += 1;
+    };
     let cpu: Vec<f64> = dom0
         .stdout
         .split_whitespace()
@@ -190,7 +203,7 @@ pub(crate) fn sleeps_are_accurate_and_idle_uses_no_cpu(f: &Fixture) -> Verdict {
         ));
     };
     println!(
-        "figure: CPU time while sleeping 3 s (xl list): {:.1} s",
+        "figure: CPU time while sleeping 2 s (xl list): {:.1} s",
         t1 - t0
     );
     expect(

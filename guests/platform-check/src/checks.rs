@@ -157,18 +157,26 @@ fn report_stall() {
 /// while dom0 watches the CPU time.
 pub fn sleep() -> Result {
     let cpu_before = time::cpu_time_ns().map_err(|e| format!("runstate: {e}"))?;
-    let mut worst_us = 0u64;
-    for i in 0..20 {
+    // The 20 sleeps run without console output in between (every line
+    // wakes dom0's console daemon and log follower, which then compete
+    // with this guest for the host's CPUs); the figures come after.
+    let mut took = [0u64; 20];
+    let mut samples = [(None, None); 20];
+    for (i, took_us) in took.iter_mut().enumerate() {
         let before = time::clock_sample();
         let start = time::monotonic_ns();
         sched::sleep_ns(100_000_000);
-        let took_us = (time::monotonic_ns() - start) / 1000;
-        let after = time::clock_sample();
+        *took_us = (time::monotonic_ns() - start) / 1000;
+        samples[i] = (before, time::clock_sample());
+    }
+    let mut worst_us = 0u64;
+    for (i, &took_us) in took.iter().enumerate() {
         worst_us = worst_us.max(took_us.abs_diff(100_000));
         println!("sleep {i}: {took_us} us");
         if took_us.abs_diff(100_000) > 20_000 {
             // What the clock was computed from, to tell a stale or jumping
             // record from a late timer.
+            let (before, after) = samples[i];
             for (when, sample) in [("before", before), ("after", after)] {
                 if let Some((c, tsc)) = sample {
                     println!(
