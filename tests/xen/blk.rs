@@ -12,6 +12,8 @@ use rumpx::Disk;
 const DIR: &str = "/run/rumpx-blk";
 /// The pattern's seed.
 const SEED: u64 = 20261127;
+/// The dom0 hotplug script for the disks (tools/rumpx/dom0/block-rumpx).
+const SCRIPT: &str = "block-rumpx";
 /// The seed of the pattern on the disk with 4 KiB sectors.
 const SEED_4K: u64 = 4096;
 
@@ -32,10 +34,10 @@ fn console_field(outcome: &GuestOutcome, prefix: &str, key: &str) -> Option<Stri
 
 pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -> Verdict {
     let probe = f.disk_probe.display();
-    // The images go behind loop devices made here, so that the guest's
-    // disks are `phy` ones: Debian's block hotplug script then has no
-    // losetup of its own to do under its lock, which with several file
-    // disks took longer than libxl waits on the emulated host.
+    // The images go behind loop devices made here, set up for blkback by
+    // the test host's own hotplug script: Debian's `block` script, with
+    // its sharing checks under one lock, ran past libxl's time limit with
+    // several disks on the emulated dom0 (docs/test-host.md).
     let made = f
         .host
         .dom0_exec(
@@ -77,10 +79,10 @@ pub(crate) fn guest_writes_reads_and_loses_disks_through_blkfront(f: &Fixture) -
     let dev_4k = loop_of("4k")?;
     let spec = GuestSpec::new("blkcheck", &f.blkcheck)
         .memory_mib(64)
-        .disk(Disk::raw("xvda", &write_dev))
-        .disk(Disk::raw("xvdb", &read_dev))
-        .disk(Disk::raw("xvdc", &ro_dev).read_only())
-        .disk(Disk::raw("xvdd", &dev_4k))
+        .disk(Disk::raw("xvda", &write_dev).with_script(SCRIPT))
+        .disk(Disk::raw("xvdb", &read_dev).with_script(SCRIPT))
+        .disk(Disk::raw("xvdc", &ro_dev).with_script(SCRIPT).read_only())
+        .disk(Disk::raw("xvdd", &dev_4k).with_script(SCRIPT))
         .extra(format!(
             "write=xvda:{SEED},xvdd:{SEED_4K} verify=xvdb:{digest} readonly=xvdc detach=xvdb"
         ))

@@ -151,6 +151,8 @@ const DIRS: &[&str] = &[
 const INIT: &str = include_str!("../dom0/init");
 /// The script that runs one guest with `xl create` (also used on a real dom0).
 pub const RUN_GUEST: &str = include_str!("../dom0/run-guest");
+/// The hotplug script for disks on block devices dom0 made (`script=block-rumpx`).
+const BLOCK_SCRIPT: &str = include_str!("../dom0/block-rumpx");
 
 /// Bump when the image's layout changes, so old cached images are rebuilt.
 const FORMAT: u32 = 1;
@@ -209,9 +211,10 @@ fn manifest(debs: &[PathBuf]) -> String {
         .collect();
     names.sort();
     format!(
-        "format {FORMAT}\ninit {:016x}\nrun-guest {:016x}\nmodules {}\n{}\n",
+        "format {FORMAT}\ninit {:016x}\nrun-guest {:016x}\nblock-rumpx {:016x}\nmodules {}\n{}\n",
         fnv1a(INIT.as_bytes()),
         fnv1a(RUN_GUEST.as_bytes()),
+        fnv1a(BLOCK_SCRIPT.as_bytes()),
         DOM0_MODULES.join(","),
         names.join("\n")
     )
@@ -383,6 +386,18 @@ fn write_initramfs(root: &Path, modules: &[PathBuf], dest: &Path) -> Result<()> 
     cpio.file("init", 0o755, INIT.as_bytes()).map_err(w)?;
     cpio.file("usr/lib/rumpx/run-guest", 0o755, RUN_GUEST.as_bytes())
         .map_err(w)?;
+    add_parents(
+        &mut cpio,
+        Path::new("etc/xen/scripts/block-rumpx"),
+        &mut present,
+    )
+    .map_err(w)?;
+    cpio.file(
+        "etc/xen/scripts/block-rumpx",
+        0o755,
+        BLOCK_SCRIPT.as_bytes(),
+    )
+    .map_err(w)?;
     cpio.file("etc/rumpx/modules", 0o644, module_list.as_bytes())
         .map_err(w)?;
     for applet in busybox_applets(root)? {

@@ -145,6 +145,9 @@ pub struct Disk {
     pub vdev: String,
     /// `access=`.
     pub access: DiskAccess,
+    /// The dom0 hotplug script that sets the disk up (`script=`, a name in
+    /// /etc/xen/scripts); xl's default (`block`) when None.
+    pub script: Option<String>,
 }
 
 impl Disk {
@@ -154,7 +157,15 @@ impl Disk {
             target: target.into(),
             vdev: vdev.into(),
             access: DiskAccess::ReadWrite,
+            script: None,
         }
+    }
+
+    /// The same disk set up by the hotplug script `script` instead of xl's
+    /// default.
+    pub fn with_script(mut self, script: impl Into<String>) -> Self {
+        self.script = Some(script.into());
+        self
     }
 
     /// The same disk offered read-only.
@@ -166,13 +177,22 @@ impl Disk {
     /// The disk spec string (`target=` last, as xl requires); refuses values
     /// that would break its `key=value,...` syntax.
     fn render(&self) -> Result<String> {
-        let vdev_fine = !self.vdev.is_empty()
-            && self.vdev.len() <= 16
-            && self.vdev.chars().all(|c| c.is_ascii_alphanumeric());
-        if !vdev_fine {
+        let word = |w: &str| {
+            !w.is_empty()
+                && w.len() <= 32
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !word(&self.vdev) {
             return Err(Error::Invalid {
                 what: "disk vdev",
                 detail: format!("{:?}: use letters and digits, such as xvda", self.vdev),
+            });
+        }
+        if let Some(script) = self.script.as_deref().filter(|s| !word(s)) {
+            return Err(Error::Invalid {
+                what: "disk hotplug script",
+                detail: format!("{script:?}: use a plain name in /etc/xen/scripts"),
             });
         }
         let target = utf8_path("disk image path", &self.target)?;
@@ -186,8 +206,13 @@ impl Disk {
             DiskAccess::ReadWrite => "rw",
             DiskAccess::ReadOnly => "ro",
         };
+        let script = self
+            .script
+            .as_deref()
+            .map(|s| format!("script={s},"))
+            .unwrap_or_default();
         Ok(format!(
-            "format=raw,vdev={},access={access},target={target}",
+            "format=raw,vdev={},access={access},{script}target={target}",
             self.vdev
         ))
     }
@@ -435,18 +460,22 @@ mod tests {
         cfg.disks = vec![
             Disk::raw("xvda", "/run/rumpx/a.img"),
             Disk::raw("xvdb", "/run/rumpx/b.img").read_only(),
+            Disk::raw("xvdc", "/dev/loop3").with_script("block-rumpx"),
         ];
         let text = cfg.render().unwrap();
         assert!(
             text.contains(
                 "disk = [ 'format=raw,vdev=xvda,access=rw,target=/run/rumpx/a.img', \
-                 'format=raw,vdev=xvdb,access=ro,target=/run/rumpx/b.img' ]\n"
+                 'format=raw,vdev=xvdb,access=ro,target=/run/rumpx/b.img', \
+                 'format=raw,vdev=xvdc,access=rw,script=block-rumpx,target=/dev/loop3' ]\n"
             ),
             "{text}"
         );
         cfg.disks[0].target = "/a,script=evil".into();
         assert!(cfg.render().is_err());
         cfg.disks[0] = Disk::raw("xvd a", "/a");
+        assert!(cfg.render().is_err());
+        cfg.disks[0] = Disk::raw("xvda", "/a").with_script("../evil");
         assert!(cfg.render().is_err());
     }
 
