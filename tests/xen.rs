@@ -11,12 +11,15 @@ mod blk;
 mod boot;
 #[path = "xen/net.rs"]
 mod net;
+#[path = "xen/rump.rs"]
+mod rump;
 #[path = "xen/services.rs"]
 mod services;
 
 use blk::*;
 use boot::*;
 use net::*;
+use rump::*;
 use rumpx::error::Error;
 use rumpx::outcome::ShutdownReason;
 use rumpx::test_host::CommandOutput;
@@ -45,6 +48,7 @@ struct Fixture {
     platform_check: PathBuf,
     netcheck: PathBuf,
     blkcheck: PathBuf,
+    rumpcheck: PathBuf,
     /// `rumpx-grant-peek`, as dom0 sees it.
     grant_peek: PathBuf,
     /// `rumpx-net-probe`, as dom0 sees it.
@@ -127,6 +131,10 @@ fn main() -> ExitCode {
             "guest_writes_reads_and_loses_disks_through_blkfront",
             guest_writes_reads_and_loses_disks_through_blkfront,
         ),
+        (
+            "rumpuser_conformance_suite_passes_on_xen",
+            rumpuser_conformance_suite_passes_on_xen,
+        ),
     ];
     // RUMPX_XEN_CASES=word[,word...] runs only the cases whose names
     // contain one of the words; cases known to fail run only when named
@@ -188,6 +196,7 @@ fn setup() -> rumpx::Result<Fixture> {
     let platform_check = guest_build::build_guest("platform-check")?;
     let netcheck = guest_build::build_guest("netcheck")?;
     let blkcheck = guest_build::build_guest("blkcheck")?;
+    let rumpcheck = guest_build::build_guest("rumpcheck")?;
     let grant_peek = guest_build::build_dom0_tool("rumpx-grant-peek")?;
     let net_probe = guest_build::build_dom0_tool("rumpx-net-probe")?;
     let disk_probe = guest_build::build_dom0_tool("rumpx-disk-probe")?;
@@ -226,6 +235,7 @@ fn setup() -> rumpx::Result<Fixture> {
         platform_check,
         netcheck,
         blkcheck,
+        rumpcheck,
         grant_peek,
         net_probe,
         disk_probe,
