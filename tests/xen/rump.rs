@@ -12,6 +12,8 @@ use rumpx::{Disk, Vif};
 const DIR: &str = "/run/rumpx-rump";
 /// The disk's size.
 const DISK_BYTES: u64 = 16 << 20;
+/// The dom0 hotplug script for the disk (tools/rumpx/dom0/block-rumpx).
+const SCRIPT: &str = "block-rumpx";
 
 /// Cases that must have run and passed: the ones that need the disk and
 /// the vif prove the guest had both (the suite skips them otherwise).
@@ -61,7 +63,7 @@ pub(crate) fn rumpuser_conformance_suite_passes_on_xen(f: &Fixture) -> Verdict {
     vif.mac = Some("00:16:3e:52:00:07".into());
     let spec = GuestSpec::new("rumpcheck", &f.rumpcheck)
         .memory_mib(128)
-        .disk(Disk::raw("xvda", &dev))
+        .disk(Disk::raw("xvda", &dev).with_script(SCRIPT))
         .vif(vif)
         .extra(format!("disk_bytes={DISK_BYTES}"))
         .timeout(Duration::from_secs(600));
