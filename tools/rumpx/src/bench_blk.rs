@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::guest_build;
 use crate::job::{self, GuestSpec};
 use crate::linux_domu::{self, LinuxDomuFiles};
-use crate::outcome::GuestOutcome;
+use crate::outcome::{GuestOutcome, ShutdownReason};
 use crate::packages::{last_lines, PackageCache};
 use crate::test_host::{HostOptions, TestHost};
 use crate::xl_config::{Disk, GuestType};
@@ -301,30 +301,25 @@ fn setup_lines(outcome: &GuestOutcome) -> Vec<&str> {
 /// The figures of one guest run, or why there are none (with the end of
 /// its console).
 fn judge(outcome: &GuestOutcome) -> std::result::Result<BlkRun, String> {
-    match parse_blk_bench(&outcome.console_text()) {
-        Some(run) => Ok(run),
-        None => {
-            let tail: Vec<&str> = outcome
-                .console
-                .iter()
-                .rev()
-                .take(15)
-                .map(|l| l.text.as_str())
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            let mut why = format!("no bench line; the guest ended: {}", outcome.reason);
-            if let Some(problem) = outcome.problem() {
-                why.push_str(&format!(" ({problem})"));
-            }
-            why.push_str("; its console ends with:\n");
-            for line in tail {
-                why.push_str(&format!("    {line}\n"));
-            }
-            Err(why.trim_end().to_string())
+    if let Some(run) = parse_blk_bench(&outcome.console_text()) {
+        return Ok(run);
+    }
+    let mut why = format!("no bench line; the guest ended: {}", outcome.reason);
+    if outcome.reason == ShutdownReason::Vanished {
+        if let Some(problem) = outcome.problem() {
+            why.push_str(&format!(" ({problem})"));
         }
     }
+    if outcome.console.is_empty() {
+        why.push_str("; it printed nothing on its console");
+        return Err(why);
+    }
+    why.push_str("; its console ends with:");
+    let skip = outcome.console.len().saturating_sub(15);
+    for line in &outcome.console[skip..] {
+        why.push_str(&format!("\n    {}", line.text));
+    }
+    Err(why)
 }
 
 #[cfg(test)]
@@ -460,8 +455,23 @@ mod tests {
         );
         assert!(why.ends_with("\n    panic: out of grants"), "{why}");
 
-        let silent = outcome(&[], "libxl: error: cannot build\n");
-        let why = judge(&silent).unwrap_err();
+        let refused = outcome(&[], "libxl: error: cannot build\n");
+        let why = judge(&refused).unwrap_err();
+        assert!(
+            why.starts_with("no bench line; the guest ended: vanished"),
+            "{why}"
+        );
         assert!(why.contains("cannot build"), "{why}");
+        assert!(
+            why.ends_with("; it printed nothing on its console"),
+            "{why}"
+        );
+
+        let rebooted = outcome(&[], "Domain 3 has shut down, reason code 1 0x1\n");
+        let why = judge(&rebooted).unwrap_err();
+        assert_eq!(
+            why,
+            "no bench line; the guest ended: reboot; it printed nothing on its console"
+        );
     }
 }
