@@ -131,6 +131,13 @@ pub(crate) fn rumpuser_conformance_suite_passes_on_xen(f: &Fixture) -> Verdict {
         &format!("no \"N passed, 0 failed\" line with N >= 40 (saw {summary:?})"),
         &outcome,
     )?;
+    expect(
+        outcome
+            .find_line("rumpcheck: dprintf 42 -7 ok 0xff 18446744073709551615")
+            .is_some(),
+        "rumpuser_dprintf did not format its arguments",
+        &outcome,
+    )?;
     match outcome.find_line("rumpcheck: bench curlwp") {
         Some(l) => println!("figure: {}", l.text.trim_start_matches("rumpcheck: ")),
         None => {

@@ -9,11 +9,30 @@ use rumpuser_abi::{Lwp, RumpuserMtx, RUMPUSER_MTX_KMUTEX};
 use xen_platform::time;
 
 unsafe extern "C" {
+    fn rumpuser_dprintf(fmt: *const core::ffi::c_char, ...);
     fn rumpuser_curlwp() -> *mut Lwp;
     fn rumpuser_mutex_init(mtx: *mut *mut RumpuserMtx, flags: i32);
     fn rumpuser_mutex_enter(mtx: *mut RumpuserMtx);
     fn rumpuser_mutex_exit(mtx: *mut RumpuserMtx);
     fn rumpuser_mutex_destroy(mtx: *mut RumpuserMtx);
+}
+
+/// Calls `rumpuser_dprintf` as C code would, with integer, string and
+/// hex conversions (the Xen implementation formats the first five
+/// integer-class arguments).
+pub fn dprintf_conversions() {
+    // SAFETY: a NUL-terminated format whose conversions match the
+    // arguments (int, int, string, unsigned int, unsigned long).
+    unsafe {
+        rumpuser_dprintf(
+            c"rumpcheck: dprintf %d %d %s %#x %lu\n".as_ptr(),
+            42i32,
+            -7i32,
+            c"ok".as_ptr(),
+            255u32,
+            u64::MAX,
+        )
+    };
 }
 
 /// Per-operation costs.

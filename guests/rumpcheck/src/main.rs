@@ -5,8 +5,11 @@
 //! uncontended mutex enter/exit.
 //!
 //! Lines: `rumpcheck: <case> ok` or `rumpcheck: <case> FAILED: <why>`,
-//! `rumpcheck: N passed, M failed`, `rumpcheck: bench curlwp <ns> ns,
-//! mutex enter/exit <ns> ns (uncontended, N iterations)`.
+//! `rumpcheck: N passed, M failed`, a `rumpuser_dprintf` line with
+//! conversions (`rumpcheck: dprintf 42 -7 ok 0xff 18446744073709551615`,
+//! which the suite's own formatless call does not show), and `rumpcheck:
+//! bench curlwp <ns> ns, mutex enter/exit <ns> ns (uncontended, N
+//! iterations)`.
 //!
 //! Command line (xl's `extra=`): `disk=xvdX` (default `xvda`, if the
 //! domain has a disk), `disk_bytes=N` (its expected size), `virt=N` (the
@@ -74,6 +77,7 @@ fn run(cmdline: &str) {
         Err(why) => println!("rumpcheck: {name} FAILED: {why}"),
     });
     println!("rumpcheck: {passed} passed, {failed} failed");
+    bench::dprintf_conversions();
     let iterations = cmdline_option(cmdline, "bench_iterations")
         .and_then(|v| v.parse().ok())
         .unwrap_or(BENCH_ITERATIONS)
