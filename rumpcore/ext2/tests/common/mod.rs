@@ -2,6 +2,8 @@
 //! RNG, temp dirs and e2fsprogs wrappers.
 #![allow(dead_code)]
 
+pub mod model;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
