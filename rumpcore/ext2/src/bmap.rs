@@ -53,7 +53,9 @@ impl<D: BlockDevice> Fs<D> {
 
     /// The disk block holding logical block `lblk`, or None for a hole.
     pub(crate) fn map(&mut self, inode: &Inode, lblk: u64) -> Result<Option<u64>> {
-        let (slot, idx) = self.path(lblk)?;
+        let (slot, idx) = self
+            .path(lblk)
+            .map_err(|_| FsError::Corrupt("file size beyond the block map"))?;
         let mut b = inode.block(slot);
         for i in idx {
             if b == 0 {

@@ -400,7 +400,7 @@ impl<D: BlockDevice> Fs<D> {
             return Err(e);
         }
         pi = self.read_inode(p)?;
-        pi.set_links(pi.links() + 1);
+        pi.set_links(pi.links().saturating_add(1));
         self.write_inode(p, &pi)?;
         Ok(ino)
     }
