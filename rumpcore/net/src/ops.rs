@@ -586,3 +586,15 @@ impl Stack {
         self.socks.keys().map(|k| SocketHandle(*k)).collect()
     }
 }
+
+impl Stack {
+    /// Debugging aid: the TCP state name of a connected socket.
+    pub fn tcp_state(&self, h: SocketHandle) -> Option<alloc::string::String> {
+        match self.sock(h).ok()?.state {
+            State::Connected { h, .. } | State::Connecting { h, .. } => {
+                Some(alloc::format!("{}", self.set.get::<tcp::Socket>(h).state()))
+            }
+            _ => None,
+        }
+    }
+}

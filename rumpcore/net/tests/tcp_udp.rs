@@ -63,7 +63,10 @@ fn exchange(
                     }
                 }
             }
-            if sent[k] == data.len() && !shut[k] {
+            // b shuts its side after reading a's FIN: smoltcp 0.12 does not
+            // retransmit a lost FIN from CLOSING (simultaneous close), so
+            // the test avoids that case.
+            if sent[k] == data.len() && !shut[k] && (k == 0 || eof[k]) {
                 s.shutdown(*h, SHUT_WR).unwrap();
                 shut[k] = true;
             }
@@ -135,6 +138,7 @@ fn udp_under_loss_counts() {
     let cfg = WireConfig {
         loss_ppm: 50_000,
         jitter_ns: 300_000,
+        reorder_ppm: 20_000,
         ..WireConfig::default()
     };
     let mut net = Net::new(2, cfg, true);
@@ -234,23 +238,23 @@ fn tcp_connect_timeout() {
 }
 
 #[test]
-#[ignore = "stalls: a transfer under 1% loss does not finish in 600 simulated s (not yet diagnosed)"]
-fn tcp_1mib_each_way_under_loss() {
+fn tcp_4mib_each_way_under_loss() {
     let cfg = WireConfig {
         seed: 11,
-        loss_ppm: 10_000,
-        jitter_ns: 200_000,
+        loss_ppm: 50_000,
+        jitter_ns: 300_000,
+        reorder_ppm: 20_000,
         ..WireConfig::default()
     };
     let mut net = Net::new(2, cfg, true);
     let lst = listener(&mut net, 1, sa("10.0.0.2:5001"), 1);
     let (c, s) = connect_pair(&mut net, lst, sa("10.0.0.2:5001"));
-    let ab = pattern(3, 1 << 20);
-    let ba = pattern(4, 1 << 20);
+    let ab = pattern(3, 4 << 20);
+    let ba = pattern(4, 4 << 20);
     let t0 = net.now;
     let (got_b, got_a) = exchange(&mut net, c, s, &ab, &ba, 600);
     eprintln!(
-        "tcp 1 MiB each way: fnv {:x}/{:x} vs {:x}/{:x}; {} of {} frames dropped; {} simulated ms",
+        "tcp 4 MiB each way: fnv {:x}/{:x} vs {:x}/{:x}; {} of {} frames dropped; {} simulated ms",
         fnv(&got_b),
         fnv(&got_a),
         fnv(&ab),

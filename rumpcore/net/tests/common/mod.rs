@@ -27,8 +27,10 @@ pub struct WireConfig {
     /// Frames dropped per million.
     pub loss_ppm: u64,
     pub delay_ns: u64,
-    /// Extra random delay up to this (reorders frames).
+    /// Extra random delay up to this for a reordered frame.
     pub jitter_ns: u64,
+    /// Frames per million given that extra delay (overtaken by later ones).
+    pub reorder_ppm: u64,
 }
 
 impl Default for WireConfig {
@@ -38,6 +40,7 @@ impl Default for WireConfig {
             loss_ppm: 0,
             delay_ns: 100_000,
             jitter_ns: 0,
+            reorder_ppm: 0,
         }
     }
 }
@@ -128,7 +131,7 @@ impl Net {
             self.dropped += 1;
             return;
         }
-        let jitter = if self.cfg.jitter_ns > 0 {
+        let jitter = if self.cfg.jitter_ns > 0 && self.rand() % 1_000_000 < self.cfg.reorder_ppm {
             self.rand() % self.cfg.jitter_ns
         } else {
             0
