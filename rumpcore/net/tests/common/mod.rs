@@ -61,6 +61,8 @@ pub struct Net {
     pub sent: u64,
     pub dropped: u64,
     pub dhcp: Option<dhcp::Server>,
+    /// Sockets each stack's polls reported woken, in order.
+    pub woken: Vec<Vec<SocketHandle>>,
 }
 
 pub fn mac(i: usize) -> [u8; 6] {
@@ -92,6 +94,7 @@ impl Net {
             sent: 0,
             dropped: 0,
             dhcp: None,
+            woken: vec![Vec::new(); n],
         };
         for i in 0..n {
             let mut s = Stack::new(StackConfig {
@@ -152,6 +155,7 @@ impl Net {
         for i in 0..self.stacks.len() {
             let o = self.stacks[i].poll(self.now);
             self.deadlines[i] = o.poll_at_ns;
+            self.woken[i].extend(o.woken);
             let frames: Vec<Vec<u8>> = std::mem::take(&mut *self.out[i].0.lock().unwrap());
             produced |= !frames.is_empty();
             for f in frames {
