@@ -200,4 +200,10 @@ impl<D: BlockDevice> Fs<D> {
         }
         Ok(self.cache.into_dev())
     }
+
+    /// Returns the device without writing anything back: unwritten
+    /// changes are lost, as in a crash (for forced detach and tests).
+    pub fn abandon(self) -> D {
+        self.cache.into_dev()
+    }
 }
