@@ -1,6 +1,7 @@
 //! The mounted file system: mount checks, inode access, superblock and
 //! descriptor write-back, sync and unmount.
 
+use alloc::collections::BTreeMap;
 use alloc::vec;
 use alloc::vec::Vec;
 
@@ -29,6 +30,8 @@ pub struct Fs<D: BlockDevice> {
     pub(crate) sb: Vec<u8>,
     pub(crate) read_only: bool,
     pub(crate) now: u32,
+    /// Open handles per inode.
+    pub(crate) open: BTreeMap<Ino, u32>,
 }
 
 fn read_raw<D: BlockDevice>(dev: &mut D, off: u64, len: usize) -> Result<Vec<u8>> {
@@ -75,6 +78,7 @@ impl<D: BlockDevice> Fs<D> {
             sb: sb_raw,
             read_only,
             now,
+            open: BTreeMap::new(),
         };
         let root = fs.read_inode(ROOT_INO)?;
         if !root.is_dir() {
@@ -190,15 +194,25 @@ impl<D: BlockDevice> Fs<D> {
         self.sync()
     }
 
-    /// Marks the file system clean, writes everything back and returns the
-    /// device.
-    pub fn unmount(mut self) -> Result<D> {
-        if !self.read_only {
-            let state = le16(&self.sb, sb::STATE) | STATE_VALID;
-            put16(&mut self.sb, sb::STATE, state);
-            self.sync()?;
+    /// Frees files unlinked while open, marks the file system clean,
+    /// writes everything back and returns the device. On failure the
+    /// device comes back with the error (the image is left marked unclean
+    /// unless the superblock reached it).
+    pub fn unmount(mut self) -> core::result::Result<D, (FsError, D)> {
+        match self.finish() {
+            Ok(()) => Ok(self.cache.into_dev()),
+            Err(e) => Err((e, self.cache.into_dev())),
         }
-        Ok(self.cache.into_dev())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.read_only {
+            return Ok(());
+        }
+        self.release_all()?;
+        let state = le16(&self.sb, sb::STATE) | STATE_VALID;
+        put16(&mut self.sb, sb::STATE, state);
+        self.sync()
     }
 
     /// Returns the device without writing anything back: unwritten

@@ -19,7 +19,7 @@
 //! let ino = fs.open("/etc/motd", OpenFlags::CREATE, 0o644)?;
 //! fs.write_at(ino, 0, b"hello\n")?;
 //! fs.fsync(ino)?;
-//! let dev = fs.unmount()?;
+//! let dev = fs.unmount().map_err(|(err, _dev)| err)?;
 //! ```
 #![no_std]
 #![forbid(unsafe_code)]
@@ -34,6 +34,7 @@ mod dir;
 mod disk;
 mod error;
 mod fs;
+mod handles;
 mod ops;
 
 pub use device::{BlockDevice, IoError};

@@ -87,9 +87,9 @@ fn components(path: &[u8]) -> Result<Vec<&[u8]>> {
 
 impl<D: BlockDevice> Fs<D> {
     /// Reads an inode that a directory entry or handle names; it must be in use.
-    fn live_inode(&mut self, ino: Ino) -> Result<Inode> {
+    pub(crate) fn live_inode(&mut self, ino: Ino) -> Result<Inode> {
         let i = self.read_inode(ino)?;
-        if i.mode() == 0 || i.links() == 0 {
+        if i.mode() == 0 || (i.links() == 0 && !self.is_open(ino)) {
             return Err(FsError::Corrupt("entry names an unused inode"));
         }
         Ok(i)
@@ -140,9 +140,26 @@ impl<D: BlockDevice> Fs<D> {
     }
 
     /// Opens (and with CREATE makes) the regular file or directory at
-    /// `path`; returns its inode number as the handle. `mode` holds the
+    /// `path`; returns its inode number as the handle, which stays usable
+    /// after the name is unlinked until [`Fs::close`]. `mode` holds the
     /// permission bits for a new file.
     pub fn open(&mut self, path: &str, flags: OpenFlags, mode: u16) -> Result<Ino> {
+        let ino = self.open_inner(path, flags, mode)?;
+        self.hold(ino);
+        Ok(ino)
+    }
+
+    fn open_inner(&mut self, path: &str, flags: OpenFlags, mode: u16) -> Result<Ino> {
+        if components(path.as_bytes())?.is_empty() {
+            // The root directory.
+            return if flags.contains(OpenFlags::CREATE | OpenFlags::EXCL) {
+                Err(FsError::Exists)
+            } else if flags.contains(OpenFlags::TRUNC) {
+                Err(FsError::IsDir)
+            } else {
+                Ok(ROOT_INO)
+            };
+        }
         let (p, mut pi, name) = self.parent(path)?;
         if let Some(f) = self.dir_find(&pi, name)? {
             if flags.contains(OpenFlags::CREATE | OpenFlags::EXCL) {
@@ -338,7 +355,8 @@ impl<D: BlockDevice> Fs<D> {
         self.write_inode(ino, &inode)
     }
 
-    /// Drops one link to `ino`; at zero the inode and its blocks are freed.
+    /// Drops one link to `ino`; at zero the inode and its blocks are freed
+    /// (a regular file still open is freed at its last close instead).
     fn drop_link(&mut self, ino: Ino, mut inode: Inode) -> Result<()> {
         let dir = inode.is_dir();
         let links = if dir {
@@ -347,10 +365,16 @@ impl<D: BlockDevice> Fs<D> {
             inode.links().saturating_sub(1)
         };
         inode.set_links(links);
-        if links > 0 {
+        if links > 0 || (!dir && self.is_open(ino)) {
             inode.touch(self.now);
             return self.write_inode(ino, &inode);
         }
+        self.free_file(ino, inode)
+    }
+
+    /// Frees inode `ino` (no links left) and its blocks.
+    pub(crate) fn free_file(&mut self, ino: Ino, mut inode: Inode) -> Result<()> {
+        let dir = inode.is_dir();
         if !inode.is_fast_symlink() {
             self.free_blocks_from(&mut inode, 0)?;
         }

@@ -44,6 +44,7 @@ fn workload(fs: &mut Fs<CrashDev>, rng: &mut Rng, ops: usize) -> (Vec<(String, V
                         content[off as usize..end].copy_from_slice(&data);
                     }
                     fs.fsync(ino)?;
+                    fs.close(ino)?;
                     durable.push((path, content));
                 }
                 3..=5 => {
@@ -52,6 +53,7 @@ fn workload(fs: &mut Fs<CrashDev>, rng: &mut Rng, ops: usize) -> (Vec<(String, V
                     let off = rng.below(200_000);
                     let n = 1 + rng.below(30_000) as usize;
                     fs.write_at(ino, off, &rng.bytes(n))?;
+                    fs.close(ino)?;
                     scratch.push(path);
                 }
                 6 => {
@@ -74,6 +76,7 @@ fn workload(fs: &mut Fs<CrashDev>, rng: &mut Rng, ops: usize) -> (Vec<(String, V
                     let path = format!("/scratch/t{}", rng.below(12));
                     if let Ok(ino) = fs.open(&path, OpenFlags::NONE, 0) {
                         fs.truncate(ino, rng.below(100_000))?;
+                        fs.close(ino)?;
                     }
                 }
                 _ => {

@@ -35,12 +35,14 @@ fn full_disk_is_enospc_not_corruption() {
                 Err(FsError::NoSpace) => {
                     assert_eq!(FsError::NoSpace.errno(), 28);
                     nospace += 1;
+                    fs.close(ino).unwrap();
                     files.push((path, content));
                     break 'fill;
                 }
                 Err(e) => panic!("write: {e}"),
             }
         }
+        fs.close(ino).unwrap();
         files.push((path, content));
     }
     assert!(nospace > 0, "the disk never filled");
@@ -59,7 +61,7 @@ fn full_disk_is_enospc_not_corruption() {
     let mut create_errs = 0;
     for i in 0..100 {
         match fs.open(&format!("/e{i}"), OpenFlags::CREATE, 0o644) {
-            Ok(_) => {}
+            Ok(ino) => fs.close(ino).unwrap(),
             Err(FsError::NoSpace) => create_errs += 1,
             Err(e) => panic!("create: {e}"),
         }
@@ -71,7 +73,7 @@ fn full_disk_is_enospc_not_corruption() {
     let ino = fs.open("/after", OpenFlags::CREATE, 0o644).unwrap();
     assert_eq!(fs.write_at(ino, 0, b"room again").unwrap(), 10);
     files.push(("/after".into(), b"room again".to_vec()));
-    let dev = fs.unmount().unwrap();
+    let dev = unmount(fs);
     std::fs::write(&img, &dev.0).unwrap();
     let (code, out) = e2fsck(&img, "-fn");
     assert_eq!(code, 0, "e2fsck after ENOSPC:\n{out}");

@@ -31,7 +31,7 @@ fn pristine() -> Option<Vec<u8>> {
         fs.open(&format!("/a/f{i}"), OpenFlags::CREATE, 0o644)
             .unwrap();
     }
-    let img_bytes = fs.unmount().unwrap().0;
+    let img_bytes = unmount(fs).0;
     std::fs::write(&img, &img_bytes).unwrap();
     assert_eq!(e2fsck(&img, "-fn").0, 0);
     std::fs::remove_dir_all(&dir).unwrap();

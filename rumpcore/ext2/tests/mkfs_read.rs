@@ -67,7 +67,7 @@ fn check_geometry(bs: u32, isize: u32) {
         Err(FsError::ReadOnly)
     );
     assert_eq!(FsError::ReadOnly.errno(), 30);
-    fs.unmount().unwrap();
+    unmount(fs);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -129,7 +129,29 @@ fn write_then_e2fsck_clean() {
         fs.open("/big", OpenFlags::CREATE | OpenFlags::EXCL, 0),
         Err(FsError::Exists)
     );
-    let dev = fs.unmount().unwrap();
+    // Unlinked while open: the handle keeps working until the last close.
+    let (free_before, _) = fs.free_counts();
+    let tmp = fs.open("/tmp", OpenFlags::CREATE, 0o600).unwrap();
+    fs.write_at(tmp, 0, &data[..50_000]).unwrap();
+    fs.unlink("/tmp").unwrap();
+    assert_eq!(fs.stat("/tmp"), Err(FsError::NotFound));
+    let mut back = vec![0u8; 50_000];
+    assert_eq!(fs.read_at(tmp, 0, &mut back).unwrap(), 50_000);
+    assert!(back[..] == data[..50_000]);
+    assert_eq!(fs.fstat(tmp).unwrap().nlink, 0);
+    fs.close(tmp).unwrap();
+    assert_eq!(
+        fs.free_counts().0,
+        free_before,
+        "last close frees the blocks"
+    );
+    assert!(fs.fstat(tmp).is_err());
+    // One left open at unmount is freed there.
+    let orphan = fs.open("/orphan", OpenFlags::CREATE, 0o600).unwrap();
+    fs.write_at(orphan, 0, b"gone at unmount").unwrap();
+    fs.unlink("/orphan").unwrap();
+    assert_eq!(fs.open("/", OpenFlags::NONE, 0).unwrap(), 2);
+    let dev = unmount(fs);
     std::fs::write(&img, &dev.0).unwrap();
     let (code, out) = e2fsck(&img, "-fn");
     assert_eq!(code, 0, "e2fsck: {out}");

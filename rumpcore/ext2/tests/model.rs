@@ -30,7 +30,7 @@ fn random_ops_match_model_and_e2fsck() {
         run_ops(&mut fs, &mut m, &mut rng, ops, max_off, |_, _| {}, true).unwrap();
         total += ops;
         verify(&mut fs, &m);
-        let dev = fs.unmount().unwrap();
+        let dev = unmount(fs);
         std::fs::write(&img, &dev.0).unwrap();
         let (code, out) = e2fsck(&img, "-fn");
         assert_eq!(code, 0, "seed {seed}: e2fsck -fn:\n{out}");

@@ -38,6 +38,14 @@ impl BlockDevice for MemDev {
     }
 }
 
+/// Unmounts, panicking with the error if that fails.
+pub fn unmount<D: BlockDevice>(fs: rumpcore_ext2::Fs<D>) -> D {
+    match fs.unmount() {
+        Ok(d) => d,
+        Err((e, _)) => panic!("unmount: {e}"),
+    }
+}
+
 /// A device that accepts `left` more writes, then fails every write (the
 /// machine "crashed": later writes never reach the disk).
 pub struct CrashDev {

@@ -135,6 +135,9 @@ pub fn run_ops<D: rumpcore_ext2::BlockDevice>(
                 _ => Ok(()),
             };
             let r = check!(fs.open(&path, flags, 0o644), want, format!("create {path}"));
+            if let Ok(ino) = &r {
+                fs.close(*ino)?;
+            }
             if r.is_ok() {
                 match m.nodes.get_mut(&path) {
                     None => {
@@ -172,6 +175,7 @@ pub fn run_ops<D: rumpcore_ext2::BlockDevice>(
                 format!("write {path}")
             );
             assert_eq!(got.unwrap(), n, "short write");
+            fs.close(ino)?;
             let Some(Node::File(cur)) = m.nodes.get_mut(&path) else {
                 unreachable!()
             };
@@ -195,6 +199,7 @@ pub fn run_ops<D: rumpcore_ext2::BlockDevice>(
             };
             let ino = fs.open(&path, OpenFlags::NONE, 0)?;
             let _ = check!(fs.truncate(ino, size), Ok(()), format!("truncate {path}"));
+            fs.close(ino)?;
             cur.resize(size as usize, 0);
         } else if what < 63 {
             let target = if rng.chance(85) {
@@ -277,6 +282,7 @@ pub fn run_ops<D: rumpcore_ext2::BlockDevice>(
             };
             let ino = fs.open(&path, OpenFlags::NONE, 0)?;
             let _ = check!(fs.fsync(ino), Ok(()), format!("fsync {path}"));
+            fs.close(ino)?;
             let Some(Node::File(cur)) = m.nodes.get(&path) else {
                 unreachable!()
             };
@@ -292,6 +298,7 @@ pub fn run_ops<D: rumpcore_ext2::BlockDevice>(
             let mut buf = vec![0u8; 1 + rng.below(20_000) as usize];
             let ino = fs.open(&path, OpenFlags::NONE, 0)?;
             let n = fs.read_at(ino, off, &mut buf)?;
+            fs.close(ino)?;
             let want = &cur[(off as usize).min(cur.len())..];
             let want = &want[..want.len().min(buf.len())];
             assert!(strict || n == want.len());
@@ -336,6 +343,7 @@ pub fn verify<D: rumpcore_ext2::BlockDevice>(fs: &mut Fs<D>, m: &Model) {
                 assert_eq!(fs.len(ino).unwrap(), data.len() as u64, "size {path}");
                 let mut buf = vec![0u8; data.len()];
                 fs.read_at(ino, 0, &mut buf).unwrap();
+                fs.close(ino).unwrap();
                 assert!(buf == *data, "contents {path}");
             }
         }
