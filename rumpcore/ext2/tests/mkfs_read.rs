@@ -162,3 +162,45 @@ fn write_then_e2fsck_clean() {
     assert!(debugfs_cat(&img, "/big") == want);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn triple_indirect_sparse_file() {
+    if !have_tools("triple_indirect_sparse_file") {
+        return;
+    }
+    let dir = temp_dir("triple");
+    let img = mkfs(&dir, 8, 1024, 128, &[]);
+    let mut fs = Fs::mount(MemDev(std::fs::read(&img).unwrap()), false).unwrap();
+    fs.set_time(now());
+    let (free0, _) = fs.free_counts();
+    let ino = fs.open("/sparse", OpenFlags::CREATE, 0o644).unwrap();
+    // 1 KiB blocks: triple indirect starts at block 12 + 256 + 65536.
+    let far = (12 + 256 + 65_536 + 1000) * 1024u64;
+    fs.write_at(ino, far, b"far away").unwrap();
+    fs.write_at(ino, 5, b"near").unwrap();
+    assert_eq!(fs.len(ino).unwrap(), far + 8);
+    let mut buf = [1u8; 16];
+    fs.read_at(ino, far - 8, &mut buf).unwrap();
+    assert_eq!(&buf, b"\0\0\0\0\0\0\0\0far away");
+    fs.read_at(ino, 40_000_000, &mut buf).unwrap();
+    assert_eq!(buf, [0u8; 16], "hole reads as zeros");
+    // data + triple + double + single indirect, and the first block.
+    assert_eq!(fs.fstat(ino).unwrap().blocks, 2 * 5);
+    fs.close(ino).unwrap();
+    let dev = unmount(fs);
+    std::fs::write(&img, &dev.0).unwrap();
+    let (code, out) = e2fsck(&img, "-fn");
+    assert_eq!(code, 0, "e2fsck with a triple-indirect file: {out}");
+    // Shrinking below the triple-indirect range frees those blocks.
+    let mut fs = Fs::mount(MemDev(std::fs::read(&img).unwrap()), false).unwrap();
+    let ino = fs.open("/sparse", OpenFlags::NONE, 0).unwrap();
+    fs.truncate(ino, 300_000).unwrap();
+    assert_eq!(fs.fstat(ino).unwrap().blocks, 2);
+    assert_eq!(fs.free_counts().0, free0 - 1);
+    fs.close(ino).unwrap();
+    let dev = unmount(fs);
+    std::fs::write(&img, &dev.0).unwrap();
+    let (code, out) = e2fsck(&img, "-fn");
+    assert_eq!(code, 0, "e2fsck after shrinking: {out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
