@@ -1,0 +1,31 @@
+//! rumpcore-kernel: the core of the project's Rust rump kernel.
+//!
+//! Like NetBSD's rump kernel, it has no scheduler, no VM and no hardware
+//! of its own: it reaches the platform **only** through the rumpuser v17
+//! and `rumpcomp_virt_*` hypercalls (`sys`), and offers applications
+//! NetBSD's client ABI symbols ([`export`]): `rump_init`,
+//! `rump_pub_netconfig_*`, `rump___sysimpl_*` and, for the platform,
+//! `rump_virtif_virt_deliverpkt`.
+//!
+//! Inside: one rump virtual CPU and the `struct lwp` behind the upcall
+//! table ([`sched`]); kernel locks on rumpuser mutexes and condition
+//! variables ([`klock`]); a global state under one kernel mutex
+//! ([`kernel`]); `virt` interfaces on a rumpcore-net stack ([`netif`]),
+//! driven by a network thread ([`netthread`]); a descriptor table
+//! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]).
+//!
+//! The image provides the global allocator.
+#![no_std]
+
+extern crate alloc;
+
+pub mod export;
+pub mod fd;
+pub mod hyper;
+pub mod kernel;
+pub mod klock;
+pub mod netif;
+pub mod netthread;
+pub mod sched;
+pub mod sockcalls;
+mod sys;

@@ -1,0 +1,241 @@
+//! The socket system calls with NetBSD semantics on rumpcore-net: a
+//! blocking call sleeps on the kernel's event condition variable (rump CPU
+//! released) until the stack reports progress, a non-blocking one
+//! returns EAGAIN/EINPROGRESS.
+
+use alloc::vec::Vec;
+use core::net::SocketAddr;
+
+use rumpcore_net::consts::{O_NONBLOCK, POLLERR, POLLHUP};
+use rumpcore_net::{Errno, PollOutcome, SocketHandle};
+use rumpuser_abi::errno;
+
+use crate::fd::File;
+use crate::hyper;
+use crate::kernel::{Kernel, State};
+
+/// `fcntl` command: get the status flags.
+pub const F_GETFL: i32 = 3;
+/// `fcntl` command: set the status flags.
+pub const F_SETFL: i32 = 4;
+/// `poll`: the descriptor is not open.
+pub const POLLNVAL: u16 = 0x20;
+
+fn e(x: Errno) -> i32 {
+    x.0
+}
+
+/// Whether a poll gave any socket new events (or changed configuration).
+fn progressed(out: &PollOutcome) -> bool {
+    !out.woken.is_empty() || out.config_changed
+}
+
+fn nonblocking(st: &State, h: SocketHandle) -> Result<bool, i32> {
+    Ok(st.stack.fcntl_getfl(h).map_err(e)? & O_NONBLOCK != 0)
+}
+
+/// Runs `op` on socket `fd`, polling after it, and while it says EAGAIN
+/// on a blocking socket, sleeps until the stack reports events.
+fn blocking<T>(
+    k: &Kernel,
+    fd: i32,
+    mut op: impl FnMut(&mut State, SocketHandle) -> Result<T, Errno>,
+) -> Result<T, i32> {
+    let mut st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    loop {
+        let r = op(&mut st, h);
+        let out = k.poll(&mut st);
+        match r {
+            Err(Errno::EAGAIN) if !nonblocking(&st, h)? => {
+                // Sleep only if that poll changed nothing (else its
+                // wake-up went out before we waited: retry at once).
+                if !progressed(&out) {
+                    k.wait_event(&mut st, None);
+                }
+            }
+            r => return r.map_err(e),
+        }
+    }
+}
+
+/// `socket(domain, type, protocol)`.
+pub fn socket(k: &Kernel, domain: i32, ty: i32, _protocol: i32) -> Result<i32, i32> {
+    let mut st = k.state.lock();
+    let h = st.stack.socket(domain, ty).map_err(e)?;
+    match st.fds.alloc(File::Socket(h)) {
+        Ok(fd) => Ok(fd),
+        Err(x) => {
+            let _ = st.stack.close(h);
+            Err(x)
+        }
+    }
+}
+
+/// `bind(fd, addr)`.
+pub fn bind(k: &Kernel, fd: i32, addr: SocketAddr) -> Result<(), i32> {
+    let mut st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    st.stack.bind(h, addr).map_err(e)
+}
+
+/// `listen(fd, backlog)`.
+pub fn listen(k: &Kernel, fd: i32, backlog: i32) -> Result<(), i32> {
+    let mut st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    st.stack.listen(h, backlog).map_err(e)?;
+    k.poll(&mut st);
+    Ok(())
+}
+
+/// `accept(fd)`: the new descriptor and the peer's address.
+pub fn accept(k: &Kernel, fd: i32) -> Result<(i32, SocketAddr), i32> {
+    let (h, peer) = blocking(k, fd, |st, h| st.stack.accept(h))?;
+    let mut st = k.state.lock();
+    match st.fds.alloc(File::Socket(h)) {
+        Ok(nfd) => Ok((nfd, peer)),
+        Err(x) => {
+            let _ = st.stack.close(h);
+            Err(x)
+        }
+    }
+}
+
+/// `connect(fd, addr)`: a blocking socket waits for the handshake.
+pub fn connect(k: &Kernel, fd: i32, addr: SocketAddr) -> Result<(), i32> {
+    let mut st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    let r = st.stack.connect(h, addr);
+    let mut out = k.poll(&mut st);
+    match r {
+        Ok(()) => return Ok(()),
+        Err(Errno::EINPROGRESS) if !nonblocking(&st, h)? => {}
+        Err(x) => return Err(x.0),
+    }
+    loop {
+        if !progressed(&out) {
+            k.wait_event(&mut st, None);
+        }
+        match st.stack.connect(h, addr) {
+            Err(Errno::EALREADY) => {}
+            Err(Errno::EISCONN) | Ok(()) => return Ok(()),
+            Err(x) => return Err(x.0),
+        }
+        out = k.poll(&mut st);
+    }
+}
+
+/// `read(fd, buf)` / `recvfrom(fd, buf)`: bytes read and the sender.
+pub fn recvfrom(k: &Kernel, fd: i32, buf: &mut [u8]) -> Result<(usize, Option<SocketAddr>), i32> {
+    blocking(k, fd, |st, h| st.stack.recvfrom(h, buf))
+}
+
+/// `write(fd, data)` / `sendto(fd, data, to)`: a blocking stream socket
+/// sends everything (or up to an error after some progress).
+pub fn sendto(k: &Kernel, fd: i32, data: &[u8], to: Option<SocketAddr>) -> Result<usize, i32> {
+    let mut st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    let mut done = 0;
+    loop {
+        let r = st.stack.sendto(h, &data[done..], to);
+        let out = k.poll(&mut st);
+        match r {
+            Ok(n) => {
+                done += n;
+                if done >= data.len() || to.is_some() {
+                    return Ok(done);
+                }
+            }
+            Err(Errno::EAGAIN) if !nonblocking(&st, h)? => {}
+            Err(x) if done == 0 => return Err(x.0),
+            Err(_) => return Ok(done),
+        }
+        if nonblocking(&st, h)? {
+            return Ok(done);
+        }
+        if !progressed(&out) {
+            k.wait_event(&mut st, None);
+        }
+    }
+}
+
+/// `shutdown(fd, how)`.
+pub fn shutdown(k: &Kernel, fd: i32, how: i32) -> Result<(), i32> {
+    let mut st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    st.stack.shutdown(h, how).map_err(e)?;
+    k.poll(&mut st);
+    Ok(())
+}
+
+/// `close(fd)`.
+pub fn close(k: &Kernel, fd: i32) -> Result<(), i32> {
+    let mut st = k.state.lock();
+    match st.fds.remove(fd)? {
+        File::Socket(h) => st.stack.close(h).map_err(e)?,
+    }
+    k.poll(&mut st);
+    Ok(())
+}
+
+/// `setsockopt(fd, level, name, value)` (int-valued options).
+pub fn setsockopt(k: &Kernel, fd: i32, level: i32, name: i32, value: i32) -> Result<(), i32> {
+    let mut st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    st.stack.setsockopt(h, level, name, value).map_err(e)
+}
+
+/// `getsockname(fd)`.
+pub fn getsockname(k: &Kernel, fd: i32) -> Result<SocketAddr, i32> {
+    let st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    st.stack.getsockname(h).map_err(e)
+}
+
+/// `fcntl(fd, cmd, arg)`: F_GETFL and F_SETFL (O_NONBLOCK).
+pub fn fcntl(k: &Kernel, fd: i32, cmd: i32, arg: core::ffi::c_long) -> Result<i32, i32> {
+    let mut st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    match cmd {
+        F_GETFL => st.stack.fcntl_getfl(h).map_err(e),
+        F_SETFL => st.stack.fcntl_setfl(h, arg as i32).map(|_| 0).map_err(e),
+        _ => Err(errno::EINVAL),
+    }
+}
+
+/// One `struct pollfd` request: descriptor and wanted events.
+#[derive(Clone, Copy, Debug)]
+pub struct PollReq {
+    /// The descriptor (negative: ignored).
+    pub fd: i32,
+    /// Wanted events.
+    pub events: u16,
+}
+
+/// `poll(fds, timeout_ms)`: the `revents` per entry once any is ready or
+/// the timeout (negative: none) passed.
+pub fn poll(k: &Kernel, reqs: &[PollReq], timeout_ms: i32) -> Result<Vec<u16>, i32> {
+    let deadline = (timeout_ms >= 0).then(|| hyper::now_ns() + timeout_ms as u64 * 1_000_000);
+    let mut st = k.state.lock();
+    k.poll(&mut st);
+    loop {
+        let revents: Vec<u16> = reqs
+            .iter()
+            .map(|r| {
+                if r.fd < 0 {
+                    return 0;
+                }
+                match st.fds.get(r.fd) {
+                    Err(_) => POLLNVAL,
+                    Ok(File::Socket(h)) => match st.stack.ready(h) {
+                        Ok(ev) => ev.0 & (r.events | POLLERR | POLLHUP),
+                        Err(_) => POLLNVAL,
+                    },
+                }
+            })
+            .collect();
+        if revents.iter().any(|&r| r != 0) || !k.wait_event(&mut st, deadline) {
+            return Ok(revents);
+        }
+    }
+}

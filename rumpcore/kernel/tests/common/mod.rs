@@ -1,0 +1,199 @@
+//! Test harness: the client ABI as a C client declares it, and a peer
+//! network stack (a plain rumpcore-net `Stack`) on the far end of the
+//! kernel's `virt` socket pair, pumped by its own thread.
+#![allow(dead_code)]
+
+use std::ffi::{c_char, c_int, c_long, c_uint, c_void};
+use std::net::SocketAddr;
+use std::os::unix::net::UnixDatagram;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use rumpcore_net::{Link, Stack, StackConfig};
+
+// Link the kernel and the hosted platform into the test binary.
+extern crate rumpcore_kernel;
+extern crate rumpuser_hosted;
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PollFd {
+    pub fd: c_int,
+    pub events: i16,
+    pub revents: i16,
+}
+
+extern "C" {
+    pub fn rump_init() -> c_int;
+    pub fn rump_pub_netconfig_ifcreate(ifname: *const c_char) -> c_int;
+    pub fn rump_pub_netconfig_ifup(ifname: *const c_char) -> c_int;
+    pub fn rump_pub_netconfig_ipv4_ifaddr(
+        ifname: *const c_char,
+        addr: *const c_char,
+        mask: *const c_char,
+    ) -> c_int;
+    pub fn rump_pub_netconfig_ipv4_ifaddr_cidr(
+        ifname: *const c_char,
+        addr: *const c_char,
+        prefixlen: c_int,
+    ) -> c_int;
+    pub fn rump_pub_netconfig_ipv4_gw(addr: *const c_char) -> c_int;
+    pub fn rump___sysimpl_socket30(domain: c_int, ty: c_int, protocol: c_int) -> c_int;
+    pub fn rump___sysimpl_bind(s: c_int, name: *const u8, namelen: u32) -> c_int;
+    pub fn rump___sysimpl_listen(s: c_int, backlog: c_int) -> c_int;
+    pub fn rump___sysimpl_accept(s: c_int, name: *mut u8, anamelen: *mut u32) -> c_int;
+    pub fn rump___sysimpl_connect(s: c_int, name: *const u8, namelen: u32) -> c_int;
+    pub fn rump___sysimpl_read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
+    pub fn rump___sysimpl_write(fd: c_int, buf: *const c_void, n: usize) -> isize;
+    pub fn rump___sysimpl_sendto(
+        s: c_int,
+        buf: *const c_void,
+        len: usize,
+        flags: c_int,
+        to: *const u8,
+        tolen: u32,
+    ) -> isize;
+    pub fn rump___sysimpl_recvfrom(
+        s: c_int,
+        buf: *mut c_void,
+        len: usize,
+        flags: c_int,
+        from: *mut u8,
+        fromlen: *mut u32,
+    ) -> isize;
+    pub fn rump___sysimpl_shutdown(s: c_int, how: c_int) -> c_int;
+    pub fn rump___sysimpl_close(fd: c_int) -> c_int;
+    pub fn rump___sysimpl_setsockopt(
+        s: c_int,
+        level: c_int,
+        name: c_int,
+        val: *const c_void,
+        valsize: u32,
+    ) -> c_int;
+    pub fn rump___sysimpl_getsockname(fd: c_int, asa: *mut u8, alen: *mut u32) -> c_int;
+    pub fn rump___sysimpl_fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
+    pub fn rump___sysimpl_poll(fds: *mut PollFd, nfds: c_uint, timeout: c_int) -> c_int;
+}
+
+/// The calling thread's errno as the hosted platform recorded it.
+pub fn errno() -> i32 {
+    rumpuser_hosted::last_errno()
+}
+
+/// A NetBSD `sockaddr_in` for `a`.
+pub fn sa(a: &str) -> [u8; 16] {
+    let a: SocketAddr = a.parse().unwrap();
+    let mut b = [0u8; 16];
+    rumpcore_net::sockaddr::encode(&a, &mut b);
+    b
+}
+
+/// Frames out of the peer stack go to the socket pair's far end.
+struct PairLink(UnixDatagram);
+
+impl Link for PairLink {
+    fn send(&mut self, frame: &[u8]) {
+        let _ = self.0.send(frame);
+    }
+}
+
+/// The peer: a stack, its wire, and a pump thread.
+pub struct Peer {
+    pub stack: Mutex<Stack>,
+    /// Notified after every pump poll that woke sockets.
+    pub changed: Condvar,
+    start: Instant,
+    stop: AtomicBool,
+}
+
+impl Peer {
+    /// A peer stack on `wire` with address `addr`/24 on its virt0.
+    pub fn start(wire: UnixDatagram, addr: &str) -> Arc<Peer> {
+        let mut s = Stack::new(StackConfig {
+            seed: 4242,
+            ..StackConfig::default()
+        });
+        let ix = s
+            .ifcreate(
+                "virt0",
+                [0x02, 0, 0, 0, 0x99, 1],
+                1500,
+                Box::new(PairLink(wire.try_clone().unwrap())),
+            )
+            .unwrap();
+        s.ifup(ix).unwrap();
+        s.ipv4_ifaddr_cidr(ix, addr.parse().unwrap(), 24).unwrap();
+        let peer = Arc::new(Peer {
+            stack: Mutex::new(s),
+            changed: Condvar::new(),
+            start: Instant::now(),
+            stop: AtomicBool::new(false),
+        });
+        let p = peer.clone();
+        std::thread::spawn(move || p.pump(wire, ix));
+        peer
+    }
+
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    fn pump(&self, wire: UnixDatagram, ix: rumpcore_net::IfIndex) {
+        let mut buf = vec![0u8; 65536];
+        let mut wait = Duration::from_millis(1);
+        while !self.stop.load(Ordering::Relaxed) {
+            wire.set_read_timeout(Some(wait.max(Duration::from_micros(100))))
+                .unwrap();
+            let mut frames = Vec::new();
+            if let Ok(n) = wire.recv(&mut buf) {
+                frames.push(buf[..n].to_vec());
+                wire.set_nonblocking(true).unwrap();
+                while let Ok(n) = wire.recv(&mut buf) {
+                    frames.push(buf[..n].to_vec());
+                }
+                wire.set_nonblocking(false).unwrap();
+            }
+            let mut s = self.stack.lock().unwrap();
+            for f in &frames {
+                s.receive(ix, f).unwrap();
+            }
+            let now = self.now_ns();
+            let out = s.poll(now);
+            drop(s);
+            if !out.woken.is_empty() || !frames.is_empty() {
+                self.changed.notify_all();
+            }
+            wait = out
+                .poll_at_ns
+                .map_or(Duration::from_millis(5), |t| {
+                    Duration::from_nanos(t.saturating_sub(now))
+                })
+                .min(Duration::from_millis(5));
+        }
+    }
+
+    /// Runs `f` on the peer stack (then polls it so its output leaves)
+    /// until it returns `Some`, waiting for progress; panics after
+    /// `timeout`.
+    pub fn until<T>(&self, timeout: Duration, mut f: impl FnMut(&mut Stack) -> Option<T>) -> T {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.stack.lock().unwrap();
+        loop {
+            let r = f(&mut s);
+            let now = self.now_ns();
+            s.poll(now);
+            if let Some(v) = r {
+                return v;
+            }
+            let left = deadline
+                .checked_duration_since(Instant::now())
+                .expect("peer: timed out waiting");
+            s = self
+                .changed
+                .wait_timeout(s, left.min(Duration::from_millis(5)))
+                .unwrap()
+                .0;
+        }
+    }
+}
