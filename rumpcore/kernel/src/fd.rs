@@ -1,5 +1,5 @@
 //! The file descriptor table: small integers naming kernel objects
-//! (sockets for now), lowest free number first, as POSIX requires.
+//! (sockets and open files), lowest free number first, as POSIX requires.
 
 use alloc::vec::Vec;
 
@@ -17,6 +17,8 @@ pub const FD_MAX: usize = 4096;
 pub enum File {
     /// A socket of the network stack.
     Socket(SocketHandle),
+    /// An open file (its number in the file table).
+    Vnode(u32),
 }
 
 /// The table.
@@ -56,6 +58,7 @@ impl FdTable {
     pub fn socket(&self, fd: i32) -> Result<SocketHandle, i32> {
         match self.get(fd)? {
             File::Socket(h) => Ok(h),
+            File::Vnode(_) => Err(errno::ENOTSOCK),
         }
     }
 

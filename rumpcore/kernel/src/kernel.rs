@@ -9,7 +9,8 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 use rumpcore_net::{PollOutcome, Stack, StackConfig};
 use rumpuser_abi::{errno, RUMPUSER_VERSION};
 
-use crate::fd::FdTable;
+use crate::fd::{FdTable, File};
+use crate::files::FsState;
 use crate::hyper;
 use crate::klock::{KCond, KGuard, KMutex};
 use crate::netif::VirtIf;
@@ -33,6 +34,8 @@ pub struct State {
 pub struct Kernel {
     /// The state, under the kernel mutex.
     pub state: KMutex<State>,
+    /// Block devices, the mount and open files, under their own mutex.
+    pub fs: KMutex<FsState>,
     /// Broadcast whenever socket readiness or configuration changed.
     pub events: KCond,
     /// Wakes the network thread (frames arrived, its deadline moved).
@@ -71,6 +74,7 @@ pub fn init() -> Result<(), i32> {
             net_deadline: None,
             rx_pending: false,
         }),
+        fs: KMutex::new(FsState::default()),
         events: KCond::new(),
         net_wake: KCond::new(),
     });
@@ -116,6 +120,11 @@ pub fn ret<T: Into<i64>>(r: Result<T, i32>) -> i64 {
 }
 
 impl Kernel {
+    /// What descriptor `fd` refers to.
+    pub fn file(&self, fd: i32) -> Result<File, i32> {
+        self.state.lock().fds.get(fd)
+    }
+
     /// Runs the protocols now (after a socket call), wakes waiters for
     /// what changed, and moves the network thread's deadline if needed.
     pub fn poll(&self, st: &mut KGuard<'_, State>) -> PollOutcome {

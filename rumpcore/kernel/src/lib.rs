@@ -12,15 +12,19 @@
 //! variables ([`klock`]); a global state under one kernel mutex
 //! ([`kernel`]); `virt` interfaces on a rumpcore-net stack ([`netif`]),
 //! driven by a network thread ([`netthread`]); a descriptor table
-//! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]).
+//! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]);
+//! etfs block devices over `rumpuser_bio` ([`blkdev`]) and one ext2
+//! mount with the file calls ([`files`]).
 //!
 //! The image provides the global allocator.
 #![no_std]
 
 extern crate alloc;
 
+pub mod blkdev;
 pub mod export;
 pub mod fd;
+pub mod files;
 pub mod hyper;
 pub mod kernel;
 pub mod klock;

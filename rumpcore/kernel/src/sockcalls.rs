@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
-use rumpcore_net::consts::{O_NONBLOCK, POLLERR, POLLHUP};
+use rumpcore_net::consts::{O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use rumpcore_net::{Errno, PollOutcome, SocketHandle};
 use rumpuser_abi::errno;
 
@@ -173,6 +173,10 @@ pub fn close(k: &Kernel, fd: i32) -> Result<(), i32> {
     let mut st = k.state.lock();
     match st.fds.remove(fd)? {
         File::Socket(h) => st.stack.close(h).map_err(e)?,
+        File::Vnode(id) => {
+            drop(st);
+            return crate::files::close(k, id);
+        }
     }
     k.poll(&mut st);
     Ok(())
@@ -195,7 +199,17 @@ pub fn getsockname(k: &Kernel, fd: i32) -> Result<SocketAddr, i32> {
 /// `fcntl(fd, cmd, arg)`: F_GETFL and F_SETFL (O_NONBLOCK).
 pub fn fcntl(k: &Kernel, fd: i32, cmd: i32, arg: core::ffi::c_long) -> Result<i32, i32> {
     let mut st = k.state.lock();
-    let h = st.fds.socket(fd)?;
+    let h = match st.fds.get(fd)? {
+        File::Socket(h) => h,
+        File::Vnode(id) => {
+            drop(st);
+            return match cmd {
+                F_GETFL => crate::files::flags(k, id),
+                F_SETFL => Ok(0),
+                _ => Err(errno::EINVAL),
+            };
+        }
+    };
     match cmd {
         F_GETFL => st.stack.fcntl_getfl(h).map_err(e),
         F_SETFL => st.stack.fcntl_setfl(h, arg as i32).map(|_| 0).map_err(e),
@@ -231,6 +245,8 @@ pub fn poll(k: &Kernel, reqs: &[PollReq], timeout_ms: i32) -> Result<Vec<u16>, i
                         Ok(ev) => ev.0 & (r.events | POLLERR | POLLHUP),
                         Err(_) => POLLNVAL,
                     },
+                    // Files never block.
+                    Ok(File::Vnode(_)) => r.events & (POLLIN | POLLOUT),
                 }
             })
             .collect();

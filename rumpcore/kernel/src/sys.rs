@@ -47,3 +47,19 @@ extern "C" {
     ) -> c_int;
     pub fn rumpcomp_virt_send(h: *mut VirtifUser, iov: *mut Iovec, n: usize);
 }
+
+extern "C" {
+    pub fn rumpuser_open(path: *const c_char, mode: c_int, fdp: *mut c_int) -> c_int;
+    pub fn rumpuser_close(fd: c_int) -> c_int;
+    pub fn rumpuser_getfileinfo(path: *const c_char, size: *mut u64, ty: *mut c_int) -> c_int;
+    pub fn rumpuser_bio(
+        fd: c_int,
+        op: c_int,
+        data: *mut c_void,
+        len: usize,
+        off: i64,
+        done: Option<rumpuser_abi::sig::RumpuserBioDone>,
+        arg: *mut c_void,
+    );
+    pub fn rumpuser_syncfd(fd: c_int, flags: c_int, start: u64, len: u64) -> c_int;
+}

@@ -1,7 +1,9 @@
 //! NetBSD's client ABI symbols (`rump_init`, `rump_pub_netconfig_*`,
+//! `rump_pub_etfs_register`,
 //! `rump___sysimpl_*`) and the kernel's `rump_virtif_virt_deliverpkt`:
 //! the only place where client pointers are turned into Rust values.
 
+mod files;
 mod init;
 mod netconfig;
 mod sockets;

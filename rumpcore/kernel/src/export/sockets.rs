@@ -1,5 +1,6 @@
 //! `rump___sysimpl_*` socket calls (NetBSD's symbol names): each returns
-//! -1 and sets errno (`rumpuser_seterrno`) on failure.
+//! -1 and sets errno (`rumpuser_seterrno`) on failure. `read`, `write`
+//! and `close` also serve open files.
 
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_long, c_uint, c_void};
@@ -7,6 +8,8 @@ use core::ffi::{c_int, c_long, c_uint, c_void};
 use rumpuser_abi::errno;
 
 use super::{sockaddr_in, sockaddr_out, Socklen};
+use crate::fd::File;
+use crate::files;
 use crate::kernel::{ret, syscall};
 use crate::sockcalls::{self, PollReq};
 
@@ -22,15 +25,15 @@ pub struct PollFd {
     pub revents: i16,
 }
 
-fn int(r: Result<c_int, i32>) -> c_int {
+pub(super) fn int(r: Result<c_int, i32>) -> c_int {
     ret(r) as c_int
 }
 
-fn unit(r: Result<(), i32>) -> c_int {
+pub(super) fn unit(r: Result<(), i32>) -> c_int {
     int(r.map(|()| 0))
 }
 
-fn ssize(r: Result<usize, i32>) -> isize {
+pub(super) fn ssize(r: Result<usize, i32>) -> isize {
     ret(r.map(|n| n as i64)) as isize
 }
 
@@ -38,7 +41,7 @@ fn ssize(r: Result<usize, i32>) -> isize {
 ///
 /// # Safety
 /// `p` null or readable for `len` bytes.
-unsafe fn buf<'a>(p: *const c_void, len: usize) -> Result<&'a [u8], i32> {
+pub(super) unsafe fn buf<'a>(p: *const c_void, len: usize) -> Result<&'a [u8], i32> {
     if len == 0 {
         return Ok(&[]);
     }
@@ -53,7 +56,7 @@ unsafe fn buf<'a>(p: *const c_void, len: usize) -> Result<&'a [u8], i32> {
 ///
 /// # Safety
 /// `p` null or writable for `len` bytes.
-unsafe fn buf_mut<'a>(p: *mut c_void, len: usize) -> Result<&'a mut [u8], i32> {
+pub(super) unsafe fn buf_mut<'a>(p: *mut c_void, len: usize) -> Result<&'a mut [u8], i32> {
     if len == 0 {
         return Ok(&mut []);
     }
@@ -134,7 +137,10 @@ pub unsafe extern "C" fn rump___sysimpl_read(fd: c_int, b: *mut c_void, nbyte: u
     ssize(syscall(|k| {
         // SAFETY: the caller's contract.
         let b = unsafe { buf_mut(b, nbyte) }?;
-        sockcalls::recvfrom(k, fd, b).map(|(n, _)| n)
+        match k.file(fd)? {
+            File::Vnode(id) => files::read(k, id, b, None),
+            File::Socket(_) => sockcalls::recvfrom(k, fd, b).map(|(n, _)| n),
+        }
     }))
 }
 
@@ -147,7 +153,10 @@ pub unsafe extern "C" fn rump___sysimpl_write(fd: c_int, b: *const c_void, nbyte
     ssize(syscall(|k| {
         // SAFETY: the caller's contract.
         let b = unsafe { buf(b, nbyte) }?;
-        sockcalls::sendto(k, fd, b, None)
+        match k.file(fd)? {
+            File::Vnode(id) => files::write(k, id, b, None),
+            File::Socket(_) => sockcalls::sendto(k, fd, b, None),
+        }
     }))
 }
 

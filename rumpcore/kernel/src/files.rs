@@ -1,0 +1,304 @@
+//! Files: block devices registered with `rump_pub_etfs_register`, one
+//! ext2 mount (rumpcore-ext2 on a [`BioDev`]) and the file calls on it
+//! (open, read/write at the file offset or given ones, lseek, fsync,
+//! close, mkdir, unlink, rename, unmount), under their own kernel mutex
+//! so disk waits never hold up the network.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use rumpcore_ext2::{Fs, FsError, Ino, OpenFlags};
+use rumpuser_abi::{errno, RUMPUSER_CLOCK_RELWALL};
+
+use crate::blkdev::BioDev;
+use crate::fd::File;
+use crate::kernel::Kernel;
+use crate::sys;
+
+/// etfs type: a block device.
+pub const RUMP_ETFS_BLK: i32 = 1;
+/// `mount` flag: read-only.
+pub const MNT_RDONLY: i32 = 0x1;
+/// `open` access mode mask.
+pub const O_ACCMODE: i32 = 0x3;
+/// `open`: write only.
+pub const O_WRONLY: i32 = 0x1;
+/// `open`: read and write.
+pub const O_RDWR: i32 = 0x2;
+/// `open`: writes go to the end.
+pub const O_APPEND: i32 = 0x8;
+/// `open`: create.
+pub const O_CREAT: i32 = 0x200;
+/// `open`: truncate.
+pub const O_TRUNC: i32 = 0x400;
+/// `open`: with O_CREAT, the file must not exist.
+pub const O_EXCL: i32 = 0x800;
+/// `lseek` whence values.
+pub const SEEK_SET: i32 = 0;
+/// From the current offset.
+pub const SEEK_CUR: i32 = 1;
+/// From the end of the file.
+pub const SEEK_END: i32 = 2;
+
+/// An open file.
+struct OpenFile {
+    ino: Ino,
+    off: u64,
+    flags: i32,
+}
+
+/// The mounted file system.
+struct Mount {
+    dir: String,
+    fs: Fs<BioDev>,
+}
+
+/// Everything the file mutex guards.
+#[derive(Default)]
+pub struct FsState {
+    etfs: BTreeMap<String, String>,
+    mount: Option<Mount>,
+    files: BTreeMap<u32, OpenFile>,
+    next: u32,
+}
+
+fn fe(e: FsError) -> i32 {
+    e.errno()
+}
+
+fn wall_secs() -> u32 {
+    let (mut s, mut ns) = (0i64, 0);
+    // SAFETY: writable out-pointers.
+    unsafe { sys::rumpuser_clock_gettime(RUMPUSER_CLOCK_RELWALL, &mut s, &mut ns) };
+    s.clamp(0, u32::MAX as i64) as u32
+}
+
+impl FsState {
+    /// The file system and the path inside it for a client path.
+    fn resolve<'a>(&mut self, path: &'a str) -> Result<(&mut Fs<BioDev>, &'a str), i32> {
+        let m = self.mount.as_mut().ok_or(errno::ENOENT)?;
+        let rel = if m.dir == "/" {
+            path
+        } else if path == m.dir {
+            "/"
+        } else {
+            path.strip_prefix(m.dir.as_str())
+                .filter(|r| r.starts_with('/'))
+                .ok_or(errno::ENOENT)?
+        };
+        if !rel.starts_with('/') {
+            return Err(errno::ENOENT);
+        }
+        m.fs.set_time(wall_secs());
+        Ok((&mut m.fs, rel))
+    }
+
+    fn file(&mut self, id: u32) -> Result<(&mut Fs<BioDev>, &mut OpenFile), i32> {
+        let m = self.mount.as_mut().ok_or(errno::EBADF)?;
+        let f = self.files.get_mut(&id).ok_or(errno::EBADF)?;
+        m.fs.set_time(wall_secs());
+        Ok((&mut m.fs, f))
+    }
+}
+
+/// `rump_pub_etfs_register(key, hostpath, type)`: block devices only.
+pub fn etfs_register(k: &Kernel, key: &str, hostpath: &str, ty: i32) -> Result<(), i32> {
+    if ty != RUMP_ETFS_BLK {
+        return Err(errno::EOPNOTSUPP);
+    }
+    let mut st = k.fs.lock();
+    if st.etfs.contains_key(key) {
+        return Err(errno::EEXIST);
+    }
+    st.etfs.insert(key.into(), hostpath.into());
+    Ok(())
+}
+
+/// `mount("ext2fs", dir, flags, {fspec})`.
+pub fn mount(k: &Kernel, ty: &str, dir: &str, flags: i32, fspec: &str) -> Result<(), i32> {
+    if ty != "ext2fs" {
+        return Err(errno::ENODEV);
+    }
+    if !dir.starts_with('/') {
+        return Err(errno::EINVAL);
+    }
+    let mut st = k.fs.lock();
+    if st.mount.is_some() {
+        return Err(errno::EBUSY);
+    }
+    let host = st.etfs.get(fspec).ok_or(errno::ENOENT)?.clone();
+    let ro = flags & MNT_RDONLY != 0;
+    let dev = BioDev::open(&host, ro)?;
+    let fs = Fs::mount(dev, ro).map_err(fe)?;
+    let dir = match dir.trim_end_matches('/') {
+        "" => "/",
+        d => d,
+    };
+    st.mount = Some(Mount {
+        dir: dir.into(),
+        fs,
+    });
+    Ok(())
+}
+
+/// `unmount(dir, flags)`: EBUSY while files are open.
+pub fn unmount(k: &Kernel, dir: &str) -> Result<(), i32> {
+    let mut st = k.fs.lock();
+    let m = st.mount.as_ref().ok_or(errno::EINVAL)?;
+    let want = match dir.trim_end_matches('/') {
+        "" => "/",
+        d => d,
+    };
+    if m.dir != want {
+        return Err(errno::EINVAL);
+    }
+    if !st.files.is_empty() {
+        return Err(errno::EBUSY);
+    }
+    let m = st.mount.take().ok_or(errno::EINVAL)?;
+    match m.fs.unmount() {
+        Ok(dev) => {
+            dev.close();
+            Ok(())
+        }
+        Err((e, dev)) => {
+            dev.close();
+            Err(fe(e))
+        }
+    }
+}
+
+/// `open(path, flags, mode)`: the new descriptor.
+pub fn open(k: &Kernel, path: &str, flags: i32, mode: u32) -> Result<i32, i32> {
+    let id = {
+        let mut st = k.fs.lock();
+        let (fs, rel) = st.resolve(path)?;
+        let mut of = OpenFlags::NONE;
+        if flags & O_CREAT != 0 {
+            of = of | OpenFlags::CREATE;
+        }
+        if flags & O_EXCL != 0 {
+            of = of | OpenFlags::EXCL;
+        }
+        if flags & O_TRUNC != 0 && flags & O_ACCMODE != 0 {
+            of = of | OpenFlags::TRUNC;
+        }
+        let ino = fs.open(rel, of, (mode & 0o7777) as u16).map_err(fe)?;
+        let id = st.next;
+        st.next = st.next.wrapping_add(1);
+        st.files.insert(id, OpenFile { ino, off: 0, flags });
+        id
+    };
+    match k.state.lock().fds.alloc(File::Vnode(id)) {
+        Ok(fd) => Ok(fd),
+        Err(e) => {
+            let _ = close(k, id);
+            Err(e)
+        }
+    }
+}
+
+/// Closes open file `id` (its descriptor is already gone).
+pub fn close(k: &Kernel, id: u32) -> Result<(), i32> {
+    let mut st = k.fs.lock();
+    let f = st.files.remove(&id).ok_or(errno::EBADF)?;
+    let m = st.mount.as_mut().ok_or(errno::EBADF)?;
+    m.fs.close(f.ino).map_err(fe)
+}
+
+/// `read`/`pread`: at `at`, or at and advancing the file offset.
+pub fn read(k: &Kernel, id: u32, buf: &mut [u8], at: Option<u64>) -> Result<usize, i32> {
+    let mut st = k.fs.lock();
+    let (fs, f) = st.file(id)?;
+    if f.flags & O_ACCMODE == O_WRONLY {
+        return Err(errno::EBADF);
+    }
+    let off = at.unwrap_or(f.off);
+    let n = fs.read_at(f.ino, off, buf).map_err(fe)?;
+    if at.is_none() {
+        f.off = off + n as u64;
+    }
+    Ok(n)
+}
+
+/// `write`/`pwrite`: at `at`, or at (and advancing) the file offset;
+/// O_APPEND writes at the end.
+pub fn write(k: &Kernel, id: u32, data: &[u8], at: Option<u64>) -> Result<usize, i32> {
+    let mut st = k.fs.lock();
+    let (fs, f) = st.file(id)?;
+    if f.flags & O_ACCMODE != O_WRONLY && f.flags & O_ACCMODE != O_RDWR {
+        return Err(errno::EBADF);
+    }
+    let off = match at {
+        Some(o) => o,
+        None if f.flags & O_APPEND != 0 => fs.len(f.ino).map_err(fe)?,
+        None => f.off,
+    };
+    let n = fs.write_at(f.ino, off, data).map_err(fe)?;
+    if at.is_none() {
+        f.off = off + n as u64;
+    }
+    Ok(n)
+}
+
+/// `lseek(fd, offset, whence)`: the new offset.
+pub fn lseek(k: &Kernel, id: u32, offset: i64, whence: i32) -> Result<i64, i32> {
+    let mut st = k.fs.lock();
+    let (fs, f) = st.file(id)?;
+    let base = match whence {
+        SEEK_SET => 0,
+        SEEK_CUR => f.off as i64,
+        SEEK_END => fs.len(f.ino).map_err(fe)? as i64,
+        _ => return Err(errno::EINVAL),
+    };
+    let new = base
+        .checked_add(offset)
+        .filter(|o| *o >= 0)
+        .ok_or(errno::EINVAL)?;
+    f.off = new as u64;
+    Ok(new)
+}
+
+/// `fsync(fd)`.
+pub fn fsync(k: &Kernel, id: u32) -> Result<(), i32> {
+    let mut st = k.fs.lock();
+    let (fs, f) = st.file(id)?;
+    let ino = f.ino;
+    fs.fsync(ino).map_err(fe)
+}
+
+/// The open flags of file `id` (for `fcntl(F_GETFL)`).
+pub fn flags(k: &Kernel, id: u32) -> Result<i32, i32> {
+    let st = k.fs.lock();
+    st.files
+        .get(&id)
+        .map(|f| f.flags & (O_ACCMODE | O_APPEND))
+        .ok_or(errno::EBADF)
+}
+
+/// `mkdir(path, mode)`.
+pub fn mkdir(k: &Kernel, path: &str, mode: u32) -> Result<(), i32> {
+    let mut st = k.fs.lock();
+    let (fs, rel) = st.resolve(path)?;
+    fs.mkdir(rel, (mode & 0o7777) as u16)
+        .map(|_| ())
+        .map_err(fe)
+}
+
+/// `unlink(path)`.
+pub fn unlink(k: &Kernel, path: &str) -> Result<(), i32> {
+    let mut st = k.fs.lock();
+    let (fs, rel) = st.resolve(path)?;
+    fs.unlink(rel).map_err(fe)
+}
+
+/// `rename(from, to)` (both on the one mount).
+pub fn rename(k: &Kernel, from: &str, to: &str) -> Result<(), i32> {
+    let mut st = k.fs.lock();
+    let (_, rel_to) = st.resolve(to)?;
+    let rel_to: Vec<u8> = rel_to.as_bytes().to_vec();
+    let (fs, rel_from) = st.resolve(from)?;
+    let rel_to = core::str::from_utf8(&rel_to).map_err(|_| errno::EINVAL)?;
+    fs.rename(rel_from, rel_to).map_err(fe)
+}
