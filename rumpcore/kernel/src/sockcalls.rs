@@ -88,10 +88,16 @@ pub fn listen(k: &Kernel, fd: i32, backlog: i32) -> Result<(), i32> {
     Ok(())
 }
 
-/// `accept(fd)`: the new descriptor and the peer's address.
+/// `accept(fd)`: the new descriptor and the peer's address. As on BSD,
+/// the new socket inherits the listener's O_NONBLOCK.
 pub fn accept(k: &Kernel, fd: i32) -> Result<(i32, SocketAddr), i32> {
     let (h, peer) = blocking(k, fd, |st, h| st.stack.accept(h))?;
     let mut st = k.state.lock();
+    if let Ok(lh) = st.fds.socket(fd) {
+        if nonblocking(&st, lh).unwrap_or(false) {
+            let _ = st.stack.fcntl_setfl(h, O_NONBLOCK);
+        }
+    }
     match st.fds.alloc(File::Socket(h)) {
         Ok(nfd) => Ok((nfd, peer)),
         Err(x) => {

@@ -267,6 +267,8 @@ fn nonblocking_and_poll(peer: &Arc<Peer>) {
         assert_eq!(p[0].revents & POLLIN, POLLIN);
         let c = rump___sysimpl_accept(lfd, std::ptr::null_mut(), std::ptr::null_mut());
         assert!(c >= 0, "accept after poll: errno {}", errno());
+        assert_eq!(rump___sysimpl_fcntl(c, 3, 0), 0x4, "O_NONBLOCK inherited");
+        assert_eq!(rump___sysimpl_fcntl(c, 4, 0), 0);
 
         let mut q = [PollFd {
             fd: c,

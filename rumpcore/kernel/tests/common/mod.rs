@@ -39,6 +39,7 @@ extern "C" {
         prefixlen: c_int,
     ) -> c_int;
     pub fn rump_pub_netconfig_ipv4_gw(addr: *const c_char) -> c_int;
+    pub fn rump_pub_netconfig_dhcp_ipv4_oneshot(ifname: *const c_char) -> c_int;
     pub fn rump___sysimpl_socket30(domain: c_int, ty: c_int, protocol: c_int) -> c_int;
     pub fn rump___sysimpl_bind(s: c_int, name: *const u8, namelen: u32) -> c_int;
     pub fn rump___sysimpl_listen(s: c_int, backlog: c_int) -> c_int;
