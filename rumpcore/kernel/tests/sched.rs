@@ -65,25 +65,39 @@ fn virtual_cpu() {
         .expect("the CPU was not released during cv_wait");
 }
 
+/// The sleeper takes the CPU, marks itself waiting (1) and sleeps on the
+/// cv until woken (2). The waker can only see 1 once the sleeper is inside
+/// `cv_wait` (the mark and the wait happen under the mutex), and it sees
+/// it holding the CPU: so the sleeper gave the CPU up.
 fn sleep_and_wake() {
-    let shared = Arc::new((KMutex::new(false), KCond::new()));
+    let shared = Arc::new((KMutex::new(0u32), KCond::new()));
     let s2 = shared.clone();
     let sleeper = std::thread::spawn(move || {
         hyp_schedule();
         let (m, cv) = &*s2;
         let mut g = m.lock();
-        while !*g {
+        *g = 1;
+        while *g != 2 {
             g.wait(cv);
         }
         drop(g);
         hyp_unschedule();
     });
-    hyp_schedule();
-    {
-        let (m, cv) = &*shared;
-        *m.lock() = true;
-        cv.broadcast();
+    let (m, cv) = &*shared;
+    loop {
+        hyp_schedule();
+        let mut g = m.lock();
+        let seen = *g == 1;
+        if seen {
+            *g = 2;
+            cv.broadcast();
+        }
+        drop(g);
+        hyp_unschedule();
+        if seen {
+            break;
+        }
+        std::thread::yield_now();
     }
-    hyp_unschedule();
     sleeper.join().unwrap();
 }
