@@ -13,6 +13,8 @@ mod boot;
 mod net;
 #[path = "xen/rump.rs"]
 mod rump;
+#[path = "xen/rumpkern.rs"]
+mod rumpkern;
 #[path = "xen/services.rs"]
 mod services;
 
@@ -20,6 +22,7 @@ use blk::*;
 use boot::*;
 use net::*;
 use rump::*;
+use rumpkern::*;
 use rumpx::error::Error;
 use rumpx::outcome::ShutdownReason;
 use rumpx::test_host::CommandOutput;
@@ -49,6 +52,7 @@ struct Fixture {
     netcheck: PathBuf,
     blkcheck: PathBuf,
     rumpcheck: PathBuf,
+    rumpkern: PathBuf,
     /// `rumpx-grant-peek`, as dom0 sees it.
     grant_peek: PathBuf,
     /// `rumpx-net-probe`, as dom0 sees it.
@@ -135,6 +139,10 @@ fn main() -> ExitCode {
             "rumpuser_conformance_suite_passes_on_xen",
             rumpuser_conformance_suite_passes_on_xen,
         ),
+        (
+            "rump_kernel_serves_tcp_and_ext2_on_xen",
+            rump_kernel_serves_tcp_and_ext2_on_xen,
+        ),
     ];
     // RUMPX_XEN_CASES=word[,word...] runs only the cases whose names
     // contain one of the words; cases known to fail run only when named
@@ -197,6 +205,7 @@ fn setup() -> rumpx::Result<Fixture> {
     let netcheck = guest_build::build_guest("netcheck")?;
     let blkcheck = guest_build::build_guest("blkcheck")?;
     let rumpcheck = guest_build::build_guest("rumpcheck")?;
+    let rumpkern = guest_build::build_guest("rumpkern")?;
     let grant_peek = guest_build::build_dom0_tool("rumpx-grant-peek")?;
     let net_probe = guest_build::build_dom0_tool("rumpx-net-probe")?;
     let disk_probe = guest_build::build_dom0_tool("rumpx-disk-probe")?;
@@ -236,6 +245,7 @@ fn setup() -> rumpx::Result<Fixture> {
         netcheck,
         blkcheck,
         rumpcheck,
+        rumpkern,
         grant_peek,
         net_probe,
         disk_probe,

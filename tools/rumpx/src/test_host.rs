@@ -191,6 +191,13 @@ impl TestHost {
         Ok(Path::new("/share/tools").join(name))
     }
 
+    /// Where a file dom0 sees under `/share` is on this host (dom0 can
+    /// pass results back that way), or None for a path outside the share.
+    pub fn host_path(&self, dom0_path: &Path) -> Option<PathBuf> {
+        let rel = dom0_path.strip_prefix("/share").ok()?;
+        Some(self.share.join(rel))
+    }
+
     /// The peak resident memory of QEMU so far (VmHWM), in KiB.
     pub fn peak_memory_kib(&self) -> Option<u64> {
         let pid = self.qemu.lock().ok()?.id();
