@@ -147,6 +147,7 @@ pub(crate) fn rump_kernel_serves_tcp_and_ext2_on_xen(f: &Fixture) -> Verdict {
          trap finish EXIT\n\
          log=/var/log/xen/console/guest-rumpkern.log\n\
          for i in $(seq 1200); do grep -q 'rumpkern: echo listening\\|FAILED' $log 2>/dev/null && break; sleep 0.25; done\n\
+         grep -q 'rumpkern: echo listening' $log || {{ echo 'the guest is not serving'; exit 1; }}\n\
          for i in $(seq 300); do ping -c 1 -W 1 {GUEST_IP} >/dev/null 2>&1 && break; sleep 0.2; done\n\
          echo \"first ping answered after $i tries\"\n\
          {probe} tcp-echo {GUEST_IP}:7 1048576 || exit 1\n",

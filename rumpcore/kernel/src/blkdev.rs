@@ -2,17 +2,21 @@
 //! `rumpuser_getfileinfo` for the size, `rumpuser_bio` for transfers
 //! (waiting for the `done` callback on a condition variable, rump CPU
 //! released) and `rumpuser_syncfd` for flushes; rumpcore-ext2's
-//! [`BlockDevice`].
+//! [`BlockDevice`]. Transfers are widened to whole `BIO_BLOCK`s (a bounce
+//! buffer, read-modify-write for writes): Xen's disks take nothing
+//! smaller, while the file system reads pieces such as a 64-byte group
+//! descriptor table.
 
 use alloc::boxed::Box;
 use alloc::ffi::CString;
+use alloc::vec;
 use core::ffi::{c_int, c_void};
 
 use rumpcore_ext2::{BlockDevice, IoError};
 use rumpuser_abi::{
-    errno, BIO_MAXPHYS, RUMPUSER_BIO_READ, RUMPUSER_BIO_WRITE, RUMPUSER_FT_BLK, RUMPUSER_FT_REG,
-    RUMPUSER_OPEN_BIO, RUMPUSER_OPEN_RDONLY, RUMPUSER_OPEN_RDWR, RUMPUSER_SYNCFD_SYNC,
-    RUMPUSER_SYNCFD_WRITE,
+    errno, BIO_BLOCK, BIO_MAXPHYS, RUMPUSER_BIO_READ, RUMPUSER_BIO_WRITE, RUMPUSER_FT_BLK,
+    RUMPUSER_FT_REG, RUMPUSER_OPEN_BIO, RUMPUSER_OPEN_RDONLY, RUMPUSER_OPEN_RDWR,
+    RUMPUSER_SYNCFD_SYNC, RUMPUSER_SYNCFD_WRITE,
 };
 
 use crate::klock::{KCond, KMutex};
@@ -118,8 +122,18 @@ impl BioDev {
     }
 }
 
-impl BlockDevice for BioDev {
-    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
+impl BioDev {
+    /// The `BIO_BLOCK`-aligned range around `len` bytes at `offset`,
+    /// clamped to the device's end; None when it is the range itself.
+    fn widened(&self, offset: u64, len: usize) -> Option<(u64, usize)> {
+        let b = BIO_BLOCK as u64;
+        let end = offset.saturating_add(len as u64);
+        let start = offset / b * b;
+        let wide_end = end.div_ceil(b).saturating_mul(b).min(self.size.max(end));
+        (start != offset || wide_end != end).then(|| (start, (wide_end - start) as usize))
+    }
+
+    fn read_aligned(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
         for (i, chunk) in buf.chunks_mut(BIO_MAXPHYS).enumerate() {
             let off = offset + (i * BIO_MAXPHYS) as u64;
             self.bio(RUMPUSER_BIO_READ, chunk.as_mut_ptr(), chunk.len(), off)?;
@@ -127,7 +141,7 @@ impl BlockDevice for BioDev {
         Ok(())
     }
 
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), IoError> {
+    fn write_aligned(&mut self, offset: u64, data: &[u8]) -> Result<(), IoError> {
         for (i, chunk) in data.chunks(BIO_MAXPHYS).enumerate() {
             let off = offset + (i * BIO_MAXPHYS) as u64;
             // The platform only reads from a WRITE transfer's buffer.
@@ -135,6 +149,30 @@ impl BlockDevice for BioDev {
             self.bio(RUMPUSER_BIO_WRITE, p, chunk.len(), off)?;
         }
         Ok(())
+    }
+}
+
+impl BlockDevice for BioDev {
+    fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        let Some((start, len)) = self.widened(offset, buf.len()) else {
+            return self.read_aligned(offset, buf);
+        };
+        let mut bounce = vec![0u8; len];
+        self.read_aligned(start, &mut bounce)?;
+        let at = (offset - start) as usize;
+        buf.copy_from_slice(&bounce[at..at + buf.len()]);
+        Ok(())
+    }
+
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<(), IoError> {
+        let Some((start, len)) = self.widened(offset, data.len()) else {
+            return self.write_aligned(offset, data);
+        };
+        let mut bounce = vec![0u8; len];
+        self.read_aligned(start, &mut bounce)?;
+        let at = (offset - start) as usize;
+        bounce[at..at + data.len()].copy_from_slice(data);
+        self.write_aligned(start, &bounce)
     }
 
     fn flush(&mut self) -> Result<(), IoError> {
