@@ -143,6 +143,10 @@ fn main() -> ExitCode {
             "rump_kernel_serves_tcp_and_ext2_on_xen",
             rump_kernel_serves_tcp_and_ext2_on_xen,
         ),
+        (
+            "rump_kernel_answers_tcp_via_dhcp_on_xen",
+            rump_kernel_answers_tcp_via_dhcp_on_xen,
+        ),
     ];
     // RUMPX_XEN_CASES=word[,word...] runs only the cases whose names
     // contain one of the words; cases known to fail run only when named

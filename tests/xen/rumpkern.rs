@@ -245,3 +245,67 @@ pub(crate) fn rump_kernel_serves_tcp_and_ext2_on_xen(f: &Fixture) -> Verdict {
     let _ = std::fs::remove_file(&back);
     Ok(())
 }
+
+/// The address dom0's udhcpd leases to the DHCP guest's MAC.
+const DHCP_IP: &str = "10.99.0.5";
+/// The DHCP guest's MAC.
+const DHCP_MAC: &str = "00:16:3e:52:00:05";
+
+/// The rumpkern guest without a disk takes its address from busybox
+/// `udhcpd` in dom0 on xenbr0 (a static lease for its MAC) and answers
+/// dom0's TCP echo there.
+pub(crate) fn rump_kernel_answers_tcp_via_dhcp_on_xen(f: &Fixture) -> Verdict {
+    let mut vif = Vif::on_bridge("xenbr0");
+    vif.mac = Some(DHCP_MAC.into());
+    let spec = GuestSpec::new("rumpkern-dhcp", &f.rumpkern)
+        .memory_mib(128)
+        .vif(vif)
+        .extra("ip=dhcp disk=none")
+        .timeout(Duration::from_secs(600));
+    let probe = f.net_probe.display();
+    let script = format!(
+        "d=/run/rumpx-udhcpd; rm -rf $d; mkdir -p $d; touch $d/leases\n\
+         printf 'start 10.99.0.100\\nend 10.99.0.110\\ninterface xenbr0\\nlease_file %s/leases\\npidfile %s/pid\\noption subnet 255.255.255.0\\noption lease 600\\nstatic_lease {DHCP_MAC} {DHCP_IP}\\n' $d $d > $d/conf\n\
+         busybox udhcpd -f $d/conf > $d/log 2>&1 &\n\
+         server=$!\n\
+         finish() {{\n\
+           timeout 60 xl shutdown -w rumpkern-dhcp >/dev/null 2>&1 || xl destroy rumpkern-dhcp >/dev/null 2>&1\n\
+           kill $server; sed 's/^/udhcpd: /' $d/log | tail -n 5; rm -rf $d\n\
+         }}\n\
+         trap finish EXIT\n\
+         {wait}set -o pipefail\n\
+         log=/var/log/xen/console/guest-rumpkern-dhcp.log\n\
+         for i in $(seq 1200); do grep -q 'rumpkern: echo listening\\|FAILED' $log 2>/dev/null && break; sleep 0.25; done\n\
+         grep -q 'rumpkern: echo listening' $log || {{ echo 'the guest is not serving'; exit 1; }}\n\
+         for i in $(seq 100); do ping -c 1 -W 1 {DHCP_IP} >/dev/null 2>&1 && break; sleep 0.2; done\n\
+         {probe} tcp-echo {DHCP_IP}:7 1048576 || exit 1\n",
+        wait = wait_for_domain("rumpkern-dhcp"),
+    );
+    let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
+    let out = &dom0.stdout;
+    let shown = |v: Verdict| v.map_err(|why| format!("{why}\ndom0 said: {out}{}", dom0.stderr));
+    for line in outcome
+        .console
+        .iter()
+        .filter(|l| l.text.starts_with("rumpkern: "))
+    {
+        println!("    {}", line.text);
+    }
+    let echo = out
+        .lines()
+        .rfind(|l| l.starts_with("tcp-echo:"))
+        .unwrap_or("");
+    println!("    dom0: {echo}");
+    shown(expect(
+        outcome.find_line("rumpkern: dhcp lease applied").is_some(),
+        "the guest got no DHCP lease",
+        &outcome,
+    ))?;
+    shown(expect(
+        field(out, "tcp-echo:", "echoed") == Some("1048576")
+            && field(out, "tcp-echo:", "digest") == field(out, "tcp-echo:", "echo-digest"),
+        &format!("dom0's 1 MiB TCP echo to the leased {DHCP_IP} did not come back whole"),
+        &outcome,
+    ))?;
+    shown(expect_reason(&outcome, ShutdownReason::Poweroff))
+}

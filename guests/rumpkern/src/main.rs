@@ -6,8 +6,8 @@
 //! unmounts; then it configures `virt0` and serves a TCP echo on port 7
 //! until the toolstack shuts it down.
 //!
-//! Command line (xl's `extra=`): `ip=A.B.C.D/LEN`, `disk=xvdX` (default
-//! `xvda`), `read=NAME[,NAME]` (files in the image's root), `write=NAME:SEED:BYTES[,...]`.
+//! Command line (xl's `extra=`): `ip=A.B.C.D/LEN` or `ip=dhcp`,
+//! `disk=xvdX` (default `xvda`; `none`: no file work), `read=NAME[,NAME]` (files in the image's root), `write=NAME:SEED:BYTES[,...]`.
 //!
 //! Lines: `rumpkern: read NAME bytes N fnv1a64 HEX`, `rumpkern: wrote
 //! NAME bytes N fnv1a64 HEX`, `rumpkern: unmounted`, `rumpkern: echo
@@ -106,6 +106,9 @@ fn close(fd: i32) -> Result<(), String> {
 
 fn files_on_disk(cmdline: &str) -> Result<(), String> {
     let disk = cmdline_option(cmdline, "disk").unwrap_or("xvda");
+    if disk == "none" {
+        return Ok(());
+    }
     let key = format!("/dev/{disk}");
     named(
         "etfs_register",
@@ -192,15 +195,22 @@ fn echo_server(cmdline: &str) -> Result<(), String> {
         println!("rumpkern: no ip= given, no network");
         return Ok(());
     };
-    let (addr, len) = ip.split_once('/').unwrap_or((ip, "24"));
-    let addr: Ipv4Addr = addr.parse().map_err(|_| format!("bad address {addr:?}"))?;
-    let len: u8 = len.parse().map_err(|_| format!("bad prefix {len:?}"))?;
     named("ifcreate", syscall(|k| netif::ifcreate(k, "virt0")))?;
     named("ifup", syscall(|k| netif::ifup(k, "virt0")))?;
-    named(
-        "ipv4_ifaddr",
-        syscall(|k| netif::ipv4_ifaddr_cidr(k, "virt0", addr, len)),
-    )?;
+    let shown = if ip == "dhcp" {
+        named("dhcp", syscall(|k| netif::dhcp_oneshot(k, "virt0")))?;
+        println!("rumpkern: dhcp lease applied");
+        String::from("(dhcp address)")
+    } else {
+        let (addr, len) = ip.split_once('/').unwrap_or((ip, "24"));
+        let addr: Ipv4Addr = addr.parse().map_err(|_| format!("bad address {addr:?}"))?;
+        let len: u8 = len.parse().map_err(|_| format!("bad prefix {len:?}"))?;
+        named(
+            "ipv4_ifaddr",
+            syscall(|k| netif::ipv4_ifaddr_cidr(k, "virt0", addr, len)),
+        )?;
+        format!("{addr}")
+    };
     let s = named(
         "socket",
         syscall(|k| sockcalls::socket(k, AF_INET, SOCK_STREAM, 0)),
@@ -208,7 +218,7 @@ fn echo_server(cmdline: &str) -> Result<(), String> {
     let any = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, ECHO_PORT));
     named("bind", syscall(|k| sockcalls::bind(k, s, any)))?;
     named("listen", syscall(|k| sockcalls::listen(k, s, 8)))?;
-    println!("rumpkern: echo listening on {addr}:{ECHO_PORT}");
+    println!("rumpkern: echo listening on {shown}:{ECHO_PORT}");
     loop {
         let (c, peer) = named("accept", syscall(|k| sockcalls::accept(k, s)))?;
         println!("rumpkern: connection from {peer}");
