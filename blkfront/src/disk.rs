@@ -493,7 +493,7 @@ where
     pub fn is_closed(&self) -> bool {
         self.state == DiskState::Shut
             && self.front == XenbusState::Closed
-            && self.quarantine.len() == 0
+            && self.quarantine.is_empty()
     }
 
     /// The refusal of a request while not connected.

@@ -9,88 +9,11 @@
 use alloc::vec::Vec;
 
 use xen_platform::services::{DomId, GrantRef, GrantTable, PageAllocator, SharedPage};
-use xen_platform::XenError;
 
 use crate::counters::Counters;
 use crate::error::BlkError;
 
-/// A page and the grant that gives the backend access to it.
-#[derive(Debug)]
-pub(crate) struct Granted<P> {
-    /// The page.
-    pub(crate) page: P,
-    /// Its grant.
-    pub(crate) gref: GrantRef,
-}
-
-impl<P: SharedPage> Granted<P> {
-    /// Grants `peer` access to `page`; on failure the page comes back.
-    pub(crate) fn new<G: GrantTable>(
-        gt: &G,
-        peer: DomId,
-        page: P,
-        readonly: bool,
-    ) -> Result<Granted<P>, (P, XenError)> {
-        match gt.grant_access(peer, page.gfn(), readonly) {
-            Ok(gref) => Ok(Granted { page, gref }),
-            Err(e) => Err((page, e)),
-        }
-    }
-
-    /// Ends the grant and gives the page back; `Err(self)` while the
-    /// backend still has it mapped (or the table failed), so the page is
-    /// kept. A reference the table does not know is not live, so the page
-    /// is safe to hand back.
-    pub(crate) fn end<G: GrantTable>(self, gt: &G) -> Result<P, Granted<P>> {
-        match gt.end_access(self.gref) {
-            Ok(()) | Err(XenError::InvalidArgument(_)) => Ok(self.page),
-            Err(_) => Err(self),
-        }
-    }
-}
-
-/// Granted pages waiting for the backend to let go.
-#[derive(Debug)]
-pub(crate) struct Quarantine<P> {
-    held: Vec<Granted<P>>,
-}
-
-impl<P: SharedPage> Quarantine<P> {
-    pub(crate) fn new() -> Self {
-        Quarantine { held: Vec::new() }
-    }
-
-    /// Ends `g`'s grant now if possible (the page is then freed), else
-    /// keeps it for [`Quarantine::retry`].
-    pub(crate) fn release<G: GrantTable>(&mut self, gt: &G, g: Granted<P>) {
-        if let Err(g) = g.end(gt) {
-            self.held.push(g);
-        }
-    }
-
-    /// Retries every held grant; freed pages are dropped. Returns how many
-    /// are still held.
-    pub(crate) fn retry<G: GrantTable>(&mut self, gt: &G) -> usize {
-        let held = core::mem::take(&mut self.held);
-        for g in held {
-            self.release(gt, g);
-        }
-        self.held.len()
-    }
-
-    /// Grants still held.
-    pub(crate) fn len(&self) -> usize {
-        self.held.len()
-    }
-
-    /// Gives up on the held pages without freeing them: memory the backend
-    /// may still write is leaked rather than reused (for drop).
-    pub(crate) fn leak_all(&mut self) {
-        for g in self.held.drain(..) {
-            core::mem::forget(g);
-        }
-    }
-}
+pub(crate) use xen_platform::granted::{Granted, Quarantine};
 
 /// A page lent to one ring request.
 #[derive(Debug)]

@@ -470,7 +470,7 @@ where
     pub fn is_closed(&self) -> bool {
         self.state == LinkState::Shut
             && self.front == XenbusState::Closed
-            && self.quarantine.len() == 0
+            && self.quarantine.is_empty()
     }
 
     /// Refusal of a send while not connected.

@@ -31,6 +31,7 @@ pub mod boot_info;
 pub mod error;
 pub mod evtchn;
 pub mod grant;
+pub mod granted;
 pub mod mm;
 pub mod ring;
 pub mod sched;

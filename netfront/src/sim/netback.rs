@@ -817,14 +817,14 @@ impl SimNetback {
                 .map(|i| (0, (len - i * PAGE_SIZE).min(PAGE_SIZE) as u16))
                 .collect();
         }
-        let k = self.rng.range(min, NR_SLOTS_MIN.min(len.max(1)));
+        let k = self.rng.range_usize(min, NR_SLOTS_MIN.min(len.max(1)));
         // An even split, then each piece placed at a random offset.
         let base = len / k;
         let extra = len % k;
         (0..k)
             .map(|i| {
                 let size = base + usize::from(i < extra);
-                let offset = self.rng.range(0, PAGE_SIZE - size);
+                let offset = self.rng.range_usize(0, PAGE_SIZE - size);
                 (offset as u16, size as u16)
             })
             .collect()

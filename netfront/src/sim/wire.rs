@@ -86,7 +86,7 @@ impl Wire {
         }
         for i in 0..out.len().saturating_sub(1) {
             if self.rng.chance(self.faults.reorder_pct) {
-                let j = self.rng.range(i + 1, out.len() - 1);
+                let j = self.rng.range_usize(i + 1, out.len() - 1);
                 out.swap(i, j);
                 self.stats.reordered += 1;
             }

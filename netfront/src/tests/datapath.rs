@@ -281,8 +281,8 @@ fn two_guests_over_a_wire() {
     let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
     let n = 500u32;
     for i in 0..n {
-        let len_a = rng.range(26, 9000);
-        let len_b = rng.range(26, 1514);
+        let len_a = rng.range_usize(26, 9000);
+        let len_b = rng.range_usize(26, 1514);
         a.send(&[&frame(i, len_a, IPV4)], plain()).unwrap();
         b.send(&[&frame(n + i, len_b, IPV4)], plain()).unwrap();
         if i % 7 == 0 {
@@ -372,13 +372,13 @@ fn run_with_faults(seed: u64, wf: WireFaults, bf: BackendFaults, name: &str) {
     let mut busy = 0;
     while sent < n {
         let len = match rng.below(4) {
-            0 => rng.range(26, 128),
-            1 => rng.range(128, 1514),
-            2 => rng.range(1514, 9000),
-            _ => rng.range(9000, 65535),
+            0 => rng.range_usize(26, 128),
+            1 => rng.range_usize(128, 1514),
+            2 => rng.range_usize(1514, 9000),
+            _ => rng.range_usize(9000, 65535),
         };
         let f = frame(sent, len, IPV4);
-        let cut = rng.range(0, len);
+        let cut = rng.range_usize(0, len);
         match vif.send(&[&f[..cut], &f[cut..]], plain()) {
             Ok(()) => sent += 1,
             Err(NetError::Busy(_)) => busy += 1,
@@ -569,7 +569,7 @@ fn backend_in_another_thread() {
     let start = std::time::Instant::now();
     while got.len() < n as usize && start.elapsed().as_secs() < 60 {
         if sent < n {
-            match vif.send(&[&frame(sent, rng.range(26, 20000), IPV4)], plain()) {
+            match vif.send(&[&frame(sent, rng.range_usize(26, 20000), IPV4)], plain()) {
                 Ok(()) => sent += 1,
                 Err(NetError::Busy(_)) => thread::yield_now(),
                 Err(e) => panic!("{e}"),

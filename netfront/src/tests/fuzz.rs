@@ -38,7 +38,7 @@ fn plausible(rng: &mut XorShift, id: u16, extra_next: bool) -> [u8; 8] {
         ExtraInfo::gso(
             Gso {
                 kind,
-                mss: rng.range(0, 9000) as u16,
+                mss: rng.range_usize(0, 9000) as u16,
             },
             rng.chance(10),
         )
@@ -53,9 +53,9 @@ fn plausible(rng: &mut XorShift, id: u16, extra_next: bool) -> [u8; 8] {
         ][rng.below(5) as usize];
         RxResponse {
             id,
-            offset: rng.range(0, 4200) as u16,
+            offset: rng.range_usize(0, 4200) as u16,
             flags,
-            status: rng.range(0, 4200) as i16 - 2,
+            status: rng.range_usize(0, 4200) as i16 - 2,
         }
         .encode(&mut b);
     }
@@ -148,7 +148,7 @@ fn tx_tracker_takes_random_responses() {
     let (mut done, mut bad) = (0u64, 0u64);
     for _ in 0..TX_RESPONSES {
         if rng.chance(40) {
-            let n = rng.range(1, 17);
+            let n = rng.range_usize(1, 17);
             if let Some(ids) = t.start_packet(n, 100, u32::from(rng.chance(20))) {
                 outstanding.extend(ids);
             }
@@ -158,7 +158,7 @@ fn tx_tracker_takes_random_responses() {
             let id = outstanding.swap_remove(k);
             TxResponse {
                 id,
-                status: rng.range(0, 2) as i16 - 2,
+                status: rng.range_usize(0, 2) as i16 - 2,
             }
         } else if rng.chance(30) {
             TxResponse {
@@ -193,7 +193,7 @@ fn live_vifs_take_random_ring_records() {
             bed.connected(guest, 0, NetbackConfig::default(), Config::default(), round);
         let mut rng = XorShift::new(round + 1);
         for _ in 0..10 {
-            let n = rng.range(1, 12) as u32;
+            let n = rng.range_usize(1, 12) as u32;
             nb.inject(if rng.chance(50) {
                 Malice::RxRandom(n)
             } else {
@@ -201,7 +201,7 @@ fn live_vifs_take_random_ring_records() {
             });
             for i in 0..3 {
                 let _ = vif.send(
-                    &[&frame(i, rng.range(26, 9000), IPV4)],
+                    &[&frame(i, rng.range_usize(26, 9000), IPV4)],
                     TxOffload::default(),
                 );
             }

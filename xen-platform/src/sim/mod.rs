@@ -16,6 +16,7 @@
 pub mod evtchn;
 pub mod grant;
 pub mod memory;
+pub mod rng;
 pub mod xenstore;
 
 pub use evtchn::{SimEventChannels, SimEvtchnDomain};
