@@ -14,6 +14,7 @@ pub mod elf_image;
 pub mod error;
 pub mod fingerprint;
 pub mod guest_build;
+pub mod http_client;
 pub mod job;
 pub mod kernel_modules;
 pub mod linux_domu;
