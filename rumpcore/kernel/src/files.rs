@@ -1,19 +1,27 @@
 //! Files: block devices registered with `rump_pub_etfs_register`, one
 //! ext2 mount (rumpcore-ext2 on a [`BioDev`]) and the file calls on it
 //! (open, read/write at the file offset or given ones, lseek, fsync,
-//! close, mkdir, unlink, rename, unmount), under their own kernel mutex
-//! so disk waits never hold up the network.
+//! close, mkdir, rmdir, unlink, rename, truncate, stat, getdents,
+//! unmount), under their own kernel mutex so disk waits never hold up
+//! the network.
+//!
+//! An open directory's offset counts entries: the first `getdents`
+//! after `open` (or a rewind, `lseek` to 0) takes a snapshot of the
+//! listing and later calls continue through it, so names removed or
+//! added meanwhile do not shift the position (POSIX leaves it open
+//! whether they are seen).
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use rumpcore_ext2::{Fs, FsError, Ino, OpenFlags};
+use rumpcore_ext2::{DirEntry, Fs, FsError, Ino, OpenFlags};
 use rumpuser_abi::{errno, RUMPUSER_CLOCK_RELWALL};
 
 use crate::blkdev::BioDev;
 use crate::fd::File;
 use crate::kernel::Kernel;
+use crate::layout::{self, Stat};
 use crate::sys;
 
 /// etfs type: a block device.
@@ -34,6 +42,8 @@ pub const O_CREAT: i32 = 0x200;
 pub const O_TRUNC: i32 = 0x400;
 /// `open`: with O_CREAT, the file must not exist.
 pub const O_EXCL: i32 = 0x800;
+/// `open`: the path must name a directory.
+pub const O_DIRECTORY: i32 = 0x0020_0000;
 /// `lseek` whence values.
 pub const SEEK_SET: i32 = 0;
 /// From the current offset.
@@ -44,14 +54,19 @@ pub const SEEK_END: i32 = 2;
 /// An open file.
 struct OpenFile {
     ino: Ino,
+    /// Byte offset; for a directory, the entry index.
     off: u64,
     flags: i32,
+    /// Directories: the listing `getdents` walks (None: none taken yet).
+    dir: Option<Option<Vec<DirEntry>>>,
 }
 
 /// The mounted file system.
 struct Mount {
     dir: String,
     fs: Fs<BioDev>,
+    /// `st_dev` for its files.
+    dev: u64,
 }
 
 /// Everything the file mutex guards.
@@ -61,6 +76,7 @@ pub struct FsState {
     mount: Option<Mount>,
     files: BTreeMap<u32, OpenFile>,
     next: u32,
+    mounts: u64,
 }
 
 fn fe(e: FsError) -> i32 {
@@ -100,6 +116,10 @@ impl FsState {
         m.fs.set_time(wall_secs());
         Ok((&mut m.fs, f))
     }
+
+    fn dev(&self) -> u64 {
+        self.mount.as_ref().map_or(0, |m| m.dev)
+    }
 }
 
 /// `rump_pub_etfs_register(key, hostpath, type)`: block devices only.
@@ -135,9 +155,12 @@ pub fn mount(k: &Kernel, ty: &str, dir: &str, flags: i32, fspec: &str) -> Result
         "" => "/",
         d => d,
     };
+    st.mounts += 1;
+    let dev = st.mounts;
     st.mount = Some(Mount {
         dir: dir.into(),
         fs,
+        dev,
     });
     Ok(())
 }
@@ -185,9 +208,36 @@ pub fn open(k: &Kernel, path: &str, flags: i32, mode: u32) -> Result<i32, i32> {
             of = of | OpenFlags::TRUNC;
         }
         let ino = fs.open(rel, of, (mode & 0o7777) as u16).map_err(fe)?;
+        let is_dir = match fs.fstat(ino) {
+            Ok(s) => u32::from(s.mode) & layout::S_IFMT == layout::S_IFDIR,
+            Err(x) => {
+                let _ = fs.close(ino);
+                return Err(fe(x));
+            }
+        };
+        let refuse = if is_dir && flags & O_ACCMODE != 0 {
+            Some(errno::EISDIR)
+        } else if !is_dir && flags & O_DIRECTORY != 0 {
+            Some(errno::ENOTDIR)
+        } else {
+            None
+        };
+        if let Some(x) = refuse {
+            let _ = fs.close(ino);
+            return Err(x);
+        }
         let id = st.next;
         st.next = st.next.wrapping_add(1);
-        st.files.insert(id, OpenFile { ino, off: 0, flags });
+        let dir = is_dir.then_some(None);
+        st.files.insert(
+            id,
+            OpenFile {
+                ino,
+                off: 0,
+                flags,
+                dir,
+            },
+        );
         id
     };
     match k.state.lock().fds.alloc(File::Vnode(id)) {
@@ -211,6 +261,9 @@ pub fn close(k: &Kernel, id: u32) -> Result<(), i32> {
 pub fn read(k: &Kernel, id: u32, buf: &mut [u8], at: Option<u64>) -> Result<usize, i32> {
     let mut st = k.fs.lock();
     let (fs, f) = st.file(id)?;
+    if f.dir.is_some() {
+        return Err(errno::EISDIR);
+    }
     if f.flags & O_ACCMODE == O_WRONLY {
         return Err(errno::EBADF);
     }
@@ -242,13 +295,15 @@ pub fn write(k: &Kernel, id: u32, data: &[u8], at: Option<u64>) -> Result<usize,
     Ok(n)
 }
 
-/// `lseek(fd, offset, whence)`: the new offset.
+/// `lseek(fd, offset, whence)`: the new offset. On a directory the
+/// offset counts entries and 0 rewinds (the next `getdents` lists anew).
 pub fn lseek(k: &Kernel, id: u32, offset: i64, whence: i32) -> Result<i64, i32> {
     let mut st = k.fs.lock();
     let (fs, f) = st.file(id)?;
     let base = match whence {
         SEEK_SET => 0,
         SEEK_CUR => f.off as i64,
+        SEEK_END if f.dir.is_some() => return Err(errno::EINVAL),
         SEEK_END => fs.len(f.ino).map_err(fe)? as i64,
         _ => return Err(errno::EINVAL),
     };
@@ -257,7 +312,86 @@ pub fn lseek(k: &Kernel, id: u32, offset: i64, whence: i32) -> Result<i64, i32> 
         .filter(|o| *o >= 0)
         .ok_or(errno::EINVAL)?;
     f.off = new as u64;
+    if new == 0 {
+        if let Some(d) = f.dir.as_mut() {
+            *d = None;
+        }
+    }
     Ok(new)
+}
+
+/// `getdents(fd, buf)`: packs the next entries of the open directory
+/// as NetBSD `struct dirent`s; the bytes placed, 0 at the end, EINVAL
+/// if `buf` cannot hold the next entry, ENOTDIR on a file.
+pub fn getdents(k: &Kernel, id: u32, buf: &mut [u8]) -> Result<usize, i32> {
+    let mut st = k.fs.lock();
+    let (fs, f) = st.file(id)?;
+    let listing = f.dir.as_mut().ok_or(errno::ENOTDIR)?;
+    if listing.is_none() {
+        *listing = Some(fs.readdir_ino(f.ino).map_err(fe)?);
+    }
+    let entries = listing.as_deref().unwrap_or_default();
+    let mut placed = 0;
+    for e in entries
+        .iter()
+        .skip(usize::try_from(f.off).unwrap_or(usize::MAX))
+    {
+        let ty = layout::dirent_type(e.kind);
+        match layout::put_dirent(&mut buf[placed..], u64::from(e.ino), ty, &e.name) {
+            Some(n) => {
+                placed += n;
+                f.off += 1;
+            }
+            None if placed == 0 => return Err(errno::EINVAL),
+            None => break,
+        }
+    }
+    Ok(placed)
+}
+
+/// `fstat(fd)` on an open file.
+pub fn fstat(k: &Kernel, id: u32) -> Result<Stat, i32> {
+    let mut st = k.fs.lock();
+    let dev = st.dev();
+    let (fs, f) = st.file(id)?;
+    let ino = f.ino;
+    Ok(Stat::from_fs(&fs.fstat(ino).map_err(fe)?, dev))
+}
+
+/// `stat(path)` (and `lstat`: there are no symbolic links).
+pub fn stat(k: &Kernel, path: &str) -> Result<Stat, i32> {
+    let mut st = k.fs.lock();
+    let dev = st.dev();
+    let (fs, rel) = st.resolve(path)?;
+    Ok(Stat::from_fs(&fs.stat(rel).map_err(fe)?, dev))
+}
+
+/// `truncate(path, length)`.
+pub fn truncate(k: &Kernel, path: &str, length: i64) -> Result<(), i32> {
+    let len = u64::try_from(length).map_err(|_| errno::EINVAL)?;
+    let mut st = k.fs.lock();
+    let (fs, rel) = st.resolve(path)?;
+    let ino = fs.lookup(rel).map_err(fe)?;
+    fs.truncate(ino, len).map_err(fe)
+}
+
+/// `ftruncate(fd, length)`: the file must be open for writing (EINVAL).
+pub fn ftruncate(k: &Kernel, id: u32, length: i64) -> Result<(), i32> {
+    let len = u64::try_from(length).map_err(|_| errno::EINVAL)?;
+    let mut st = k.fs.lock();
+    let (fs, f) = st.file(id)?;
+    if f.flags & O_ACCMODE != O_WRONLY && f.flags & O_ACCMODE != O_RDWR {
+        return Err(errno::EINVAL);
+    }
+    let ino = f.ino;
+    fs.truncate(ino, len).map_err(fe)
+}
+
+/// `rmdir(path)`: ENOTEMPTY unless empty.
+pub fn rmdir(k: &Kernel, path: &str) -> Result<(), i32> {
+    let mut st = k.fs.lock();
+    let (fs, rel) = st.resolve(path)?;
+    fs.rmdir(rel).map_err(fe)
 }
 
 /// `fsync(fd)`.

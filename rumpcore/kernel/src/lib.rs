@@ -14,7 +14,8 @@
 //! driven by a network thread ([`netthread`]); a descriptor table
 //! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]);
 //! etfs block devices over `rumpuser_bio` ([`blkdev`]) and one ext2
-//! mount with the file calls ([`files`]).
+//! mount with the file calls ([`files`]), NetBSD's `struct stat` and
+//! `struct dirent` ([`layout`]).
 //!
 //! The image provides the global allocator.
 #![no_std]
@@ -28,6 +29,7 @@ pub mod files;
 pub mod hyper;
 pub mod kernel;
 pub mod klock;
+pub mod layout;
 pub mod netif;
 pub mod netthread;
 pub mod sched;

@@ -202,6 +202,13 @@ pub fn getsockname(k: &Kernel, fd: i32) -> Result<SocketAddr, i32> {
     st.stack.getsockname(h).map_err(e)
 }
 
+/// `getpeername(fd)`: ENOTCONN unless connected.
+pub fn getpeername(k: &Kernel, fd: i32) -> Result<SocketAddr, i32> {
+    let st = k.state.lock();
+    let h = st.fds.socket(fd)?;
+    st.stack.getpeername(h).map_err(e)
+}
+
 /// `fcntl(fd, cmd, arg)`: F_GETFL and F_SETFL (O_NONBLOCK).
 pub fn fcntl(k: &Kernel, fd: i32, cmd: i32, arg: core::ffi::c_long) -> Result<i32, i32> {
     let mut st = k.state.lock();

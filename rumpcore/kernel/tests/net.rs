@@ -116,6 +116,15 @@ fn tcp_echo(peer: &Arc<Peer>) {
             rumpcore_net::sockaddr::decode(&from).unwrap().ip(),
             addr("10.0.0.1:1").ip()
         );
+        let mut peer_name = [0u8; 16];
+        let mut plen = 16u32;
+        // SAFETY: valid out-buffers.
+        let r = unsafe { rump___sysimpl_getpeername(c, peer_name.as_mut_ptr(), &mut plen) };
+        assert_eq!((r, plen), (0, 16), "getpeername: errno {}", errno());
+        assert_eq!(peer_name, from, "getpeername names the accepted peer");
+        // SAFETY: valid out-buffers.
+        let r = unsafe { rump___sysimpl_getpeername(lfd, peer_name.as_mut_ptr(), &mut plen) };
+        assert_eq!((r, errno()), (-1, 57), "ENOTCONN on a listener");
         let mut buf = vec![0u8; 4096];
         let mut total = 0;
         loop {

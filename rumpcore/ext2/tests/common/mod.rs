@@ -208,9 +208,10 @@ pub fn debugfs_ls(img: &Path, path: &str) -> Vec<String> {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut names = Vec::new();
     for line in text.lines() {
-        // /ino/mode/uid/gid/name/size/
+        // /ino/mode/uid/gid/name/size/; inode 0 is an unused slot (a
+        // removed entry at the start of a block keeps its name).
         let parts: Vec<&str> = line.split('/').collect();
-        if parts.len() >= 7 && !parts[5].is_empty() {
+        if parts.len() >= 7 && !parts[5].is_empty() && parts[1] != "0" {
             names.push(parts[5].to_string());
         }
     }

@@ -4,6 +4,7 @@
 //! the only place where client pointers are turned into Rust values.
 
 mod files;
+mod fsmeta;
 mod init;
 mod netconfig;
 mod sockets;

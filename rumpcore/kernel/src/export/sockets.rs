@@ -274,6 +274,26 @@ pub unsafe extern "C" fn rump___sysimpl_getsockname(
     }))
 }
 
+/// `int getpeername(int fdes, struct sockaddr *asa, socklen_t *alen)`.
+///
+/// # Safety
+/// `alen` writable, `asa` writable for `*alen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn rump___sysimpl_getpeername(
+    fdes: c_int,
+    asa: *mut u8,
+    alen: *mut Socklen,
+) -> c_int {
+    unit(syscall(|k| {
+        let a = sockcalls::getpeername(k, fdes)?;
+        if asa.is_null() || alen.is_null() {
+            return Err(errno::EFAULT);
+        }
+        // SAFETY: the caller's contract.
+        unsafe { sockaddr_out(&a, asa, alen) }
+    }))
+}
+
 /// `int fcntl(int fd, int cmd, ...)`: F_GETFL (3) and F_SETFL (4) with
 /// O_NONBLOCK (0x4). The variadic argument is read as the third integer
 /// argument (the x86-64 System V convention passes it the same way).

@@ -73,6 +73,7 @@ extern "C" {
         valsize: u32,
     ) -> c_int;
     pub fn rump___sysimpl_getsockname(fd: c_int, asa: *mut u8, alen: *mut u32) -> c_int;
+    pub fn rump___sysimpl_getpeername(fd: c_int, asa: *mut u8, alen: *mut u32) -> c_int;
     pub fn rump___sysimpl_fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
     pub fn rump___sysimpl_poll(fds: *mut PollFd, nfds: c_uint, timeout: c_int) -> c_int;
 }
