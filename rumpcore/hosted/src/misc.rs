@@ -200,6 +200,14 @@ pub unsafe extern "C" fn rumpuser_seterrno(e: c_int) {
     ERRNO.with(|x| x.set(e));
 }
 
+/// `int rumpuser_geterrno(void)`: the errno this thread's last
+/// `rumpuser_seterrno` stored, for clients (the host libc `errno` that
+/// NetBSD's clients read).
+#[no_mangle]
+pub extern "C" fn rumpuser_geterrno() -> c_int {
+    errno()
+}
+
 /// `rumpuser_dl_bootstrap`: nothing to do in a statically linked process.
 ///
 /// # Safety

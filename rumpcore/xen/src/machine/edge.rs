@@ -62,7 +62,7 @@ unsafe fn put<T>(p: *mut T, v: T) {
 /// calls this, so the linker sees a reference to each symbol even if the
 /// kernel linked in uses only some.
 pub(super) fn keep_symbols() {
-    let table: [*const (); 56] = [
+    let table: [*const (); 57] = [
         rumpuser_init as *const (),
         rumpuser_malloc as *const (),
         rumpuser_free as *const (),
@@ -79,6 +79,7 @@ pub(super) fn keep_symbols() {
         rumpuser_clock_sleep as *const (),
         rumpuser_getparam as *const (),
         rumpuser_seterrno as *const (),
+        rumpuser_geterrno as *const (),
         rumpuser_kill as *const (),
         rumpuser_exit as *const (),
         rumpuser_putchar as *const (),
@@ -289,6 +290,14 @@ pub unsafe extern "C" fn rumpuser_curlwp() -> *mut Lwp {
 #[no_mangle]
 pub unsafe extern "C" fn rumpuser_seterrno(error: c_int) {
     threads::set_errno(error);
+}
+
+/// `int rumpuser_geterrno(void)`: the errno this thread's last
+/// `rumpuser_seterrno` stored, for clients (the platform's equivalent of
+/// the host libc `errno` that NetBSD's clients read).
+#[no_mangle]
+pub extern "C" fn rumpuser_geterrno() -> c_int {
+    threads::errno()
 }
 
 // ---- mutexes ----------------------------------------------------------
