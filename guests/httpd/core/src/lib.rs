@@ -18,6 +18,7 @@ pub mod mime;
 pub mod range;
 pub mod request;
 pub mod response;
+pub mod settings;
 pub mod target;
 
 pub use conn::{Connection, Exchange, Output};

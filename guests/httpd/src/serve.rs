@@ -1,0 +1,165 @@
+//! Accepting and serving connections: one platform thread per connection
+//! (at most [`MAX_CONNECTIONS`]; more wait in the listen backlog), each
+//! driving an httpd-core `Connection` with blocking socket calls, file
+//! bodies read in [`CHUNK`]-byte pieces, an idle timeout and a lingering
+//! close so a refused request's answer is not lost to a reset.
+
+use alloc::vec;
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use httpd_core::log::access_line;
+use httpd_core::{Connection, DocRoot, Output, StaticRoot};
+use rumpcore_client::net::{self, PollFd, Shutdown, TcpListener, TcpStream, POLLIN};
+use xen_platform::sched::{self, WaitQueue};
+use xen_platform::{println, time};
+
+use crate::disk::DiskRoot;
+use crate::ready;
+
+/// Connections served at once.
+const MAX_CONNECTIONS: usize = 64;
+/// Listen backlog (connections waiting for a free slot).
+const BACKLOG: i32 = 64;
+/// Stack of a connection thread (the kernel's calls run on it too).
+const CONN_STACK_BYTES: usize = 128 * 1024;
+/// Largest piece sent or received at once (and read from a file).
+const CHUNK: usize = 32 * 1024;
+/// A connection with nothing to say for this long is closed.
+const IDLE_MS: i32 = 30_000;
+/// How long a closing connection reads and discards what the peer still sends.
+const LINGER_NS: u64 = 2_000_000_000;
+/// The most a closing connection discards.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// The page served when there is no disk.
+const BUILTIN: &[(&str, &[u8])] = &[(
+    "/index.html",
+    b"<!doctype html>\n<title>rumpx httpd</title>\n<h1>rumpx httpd</h1>\n\
+<p>An HTTP/1.1 server in a rump kernel DomU on Xen, written in Rust. \
+It was started with <code>disk=none</code>, so only this page and \
+<a href=\"/healthz\">/healthz</a> are served.</p>\n",
+)];
+
+/// Requests answered (access-log lines written).
+static SERVED: AtomicU64 = AtomicU64::new(0);
+/// Connection threads alive.
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+/// The acceptor waits here for a free connection slot.
+static SLOT_FREE: WaitQueue = WaitQueue::new();
+
+/// Requests answered so far.
+pub fn requests_served() -> u64 {
+    SERVED.load(Ordering::Relaxed)
+}
+
+/// Listens on `port`, announces readiness and serves forever.
+pub fn serve(
+    addr: Option<Ipv4Addr>,
+    port: u16,
+    has_disk: bool,
+) -> Result<(), alloc::string::String> {
+    let any = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+    let listener = TcpListener::bind_with_backlog(any, BACKLOG)
+        .map_err(|e| alloc::format!("listen on port {port}: {e}"))?;
+    ready::announce(addr, port);
+    loop {
+        SLOT_FREE.wait_for(|| ACTIVE.load(Ordering::Acquire) < MAX_CONNECTIONS, None);
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                println!("httpd: accept: {e}");
+                sched::sleep_ns(10_000_000);
+                continue;
+            }
+        };
+        ACTIVE.fetch_add(1, Ordering::AcqRel);
+        let spawned = sched::spawn_with_stack("httpd-conn", CONN_STACK_BYTES, move || {
+            connection(stream, peer, has_disk);
+            ACTIVE.fetch_sub(1, Ordering::AcqRel);
+            SLOT_FREE.wake_one();
+        });
+        // A started thread runs detached; a refused one dropped its stream
+        // (closing the connection).
+        if let Err(e) = spawned {
+            ACTIVE.fetch_sub(1, Ordering::AcqRel);
+            println!("httpd: no thread for {peer}: {e}");
+            sched::sleep_ns(10_000_000);
+        }
+    }
+}
+
+/// The wall clock for `Date`, if Xen gave one.
+fn now() -> Option<u64> {
+    let (secs, _) = time::wall_clock();
+    (secs > 0).then_some(secs)
+}
+
+/// Serves one connection, then closes it.
+fn connection(stream: TcpStream, peer: SocketAddr, has_disk: bool) {
+    if has_disk {
+        drive(&stream, peer, &mut DiskRoot::default());
+    } else {
+        drive(&stream, peer, &mut StaticRoot::new(BUILTIN, 0));
+    }
+    linger_close(stream);
+}
+
+/// Whether `stream` has something to read (or its end) within `ms`.
+fn readable(stream: &TcpStream, ms: i32) -> bool {
+    let mut fds = [PollFd::new(stream.as_raw_fd(), POLLIN)];
+    matches!(net::poll(&mut fds, ms), Ok(n) if n > 0)
+}
+
+/// Runs the HTTP exchange until the server or the peer ends it.
+fn drive<R: DocRoot>(stream: &TcpStream, peer: SocketAddr, root: &mut R) {
+    let mut conn = Connection::new();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let output = conn.next_output(root, now(), &mut buf);
+        while let Some(exchange) = conn.take_exchange() {
+            SERVED.fetch_add(1, Ordering::Relaxed);
+            println!("httpd: {}", access_line(peer, &exchange));
+        }
+        match output {
+            Output::Send(n) => {
+                if stream.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Output::NeedInput => {
+                if !readable(stream, IDLE_MS) {
+                    return;
+                }
+                match stream.read(&mut buf) {
+                    Ok(0) => conn.receive_eof(),
+                    Ok(n) => conn.receive(&buf[..n]),
+                    Err(_) => return,
+                }
+            }
+            Output::Close => return,
+        }
+    }
+}
+
+/// Ends the sending side, then reads and drops what the peer still sends
+/// for a while, so closing with unread bytes does not reset the connection
+/// before the peer has read the answer.
+fn linger_close(stream: TcpStream) {
+    if stream.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = time::monotonic_ns() + LINGER_NS;
+    let mut buf = [0u8; 2048];
+    let mut dropped = 0;
+    while dropped < LINGER_BYTES {
+        let left_ms = deadline.saturating_sub(time::monotonic_ns()) / 1_000_000;
+        if left_ms == 0 || !readable(&stream, left_ms as i32) {
+            break;
+        }
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => dropped += n,
+            _ => break,
+        }
+    }
+}
