@@ -23,6 +23,8 @@ pub mod outcome;
 pub mod packages;
 pub mod pvh_elf;
 pub mod qemu;
+pub mod scenario;
+pub mod scenario_report;
 pub mod test_host;
 pub mod xl_config;
 
