@@ -2,11 +2,13 @@
 //! the Debian package dom0 boots (unpacked here from its bzImage into the
 //! ELF inside), and a small initramfs written here (our
 //! cpio writer; busybox from `busybox-static`; `xen-netfront`,
-//! `xen-blkfront` and what they depend on; a static `rumpx-disk-probe`; the
-//! init script `linux-domu/init`). For `rumpx bench net` it brings eth0 up
-//! with the address on the kernel command line and serves a TCP sink (port
-//! 9) and echo (port 7); for `rumpx bench blk` it runs `rumpx-disk-probe
-//! bench` on the disk the command line names and powers off. Built once
+//! `xen-blkfront`, `ext4` (which also mounts ext2) and what they depend on;
+//! a static `rumpx-disk-probe`; the init script `linux-domu/init`). For
+//! `rumpx bench net` it brings eth0 up with the address on the kernel
+//! command line and serves a TCP sink (port 9) and echo (port 7); for
+//! `rumpx bench blk` it runs `rumpx-disk-probe bench` on the disk the
+//! command line names and powers off; for `rumpx bench http` it mounts an
+//! ext2 disk and serves it with busybox's `httpd` on port 80. Built once
 //! into the package cache and reused while its inputs (the package files,
 //! the probe and our scripts) stay the same.
 
@@ -33,14 +35,16 @@ use std::process::{Command, Stdio};
 const BUSYBOX_PACKAGE: &str = "busybox-static";
 
 /// Kernel modules the guest loads (with their dependencies, in load order).
-pub const MODULES: &[&str] = &["xen-netfront", "xen-blkfront"];
+/// (`crc32c_generic`: what ext4 asks the crypto API for on file systems
+/// with checksums; it has no `depends=` on it.)
+pub const MODULES: &[&str] = &["xen-netfront", "xen-blkfront", "crc32c_generic", "ext4"];
 
 /// The busybox applets the init script and the kernel run, linked in `bin`
 /// (and `sbin` is a link to `bin`: the kernel runs `/sbin/poweroff` when
 /// Xen asks the guest to shut down).
 pub const APPLETS: &[&str] = &[
     "sh", "cat", "echo", "insmod", "ip", "mount", "nc", "sleep", "poweroff", "reboot", "halt",
-    "dmesg", "grep",
+    "dmesg", "grep", "httpd",
 ];
 
 /// The guest's init script.
@@ -56,7 +60,7 @@ pub const READY_MARKER: &str = "rumpx-linux: ready";
 pub const DISK_PROBE: &str = "bin/rumpx-disk-probe";
 
 /// Bump when the initramfs's layout changes, so cached ones are rebuilt.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// The guest's boot files.
 #[derive(Debug, Clone)]
@@ -83,6 +87,13 @@ pub fn command_line(address: &str) -> String {
 /// (`rumpx-disk-probe bench /dev/VDEV`) on its disk `vdev` and power off.
 pub fn blkbench_command_line(vdev: &str) -> String {
     format!("console=hvc0 loglevel=4 rumpx.blkbench={vdev}")
+}
+
+/// The kernel command line that makes the guest serve the ext2 file system
+/// on its disk `vdev` over HTTP (busybox `httpd`, port 80) at `address`
+/// (`A.B.C.D/LEN`) on eth0.
+pub fn httpd_command_line(address: &str, vdev: &str) -> String {
+    format!("console=hvc0 loglevel=4 rumpx.ip={address} rumpx.httpd={vdev}")
 }
 
 /// Fetches what is missing and builds the boot files unless a build from the
@@ -347,7 +358,7 @@ pub fn initramfs_entries(modules: &[PathBuf], disk_probe: &Path) -> Vec<Entry> {
             }
         }
     };
-    for empty in ["proc", "sys", "dev", "tmp", "bin", "etc/rumpx"] {
+    for empty in ["proc", "sys", "dev", "tmp", "bin", "etc/rumpx", "www"] {
         dir(&mut entries, Path::new(empty));
     }
     entries.push(Entry::Symlink {
@@ -502,9 +513,26 @@ mod tests {
     }
 
     #[test]
-    fn the_guest_loads_both_frontends() {
+    fn the_guest_loads_both_frontends_and_ext4() {
         assert!(MODULES.contains(&"xen-netfront"));
         assert!(MODULES.contains(&"xen-blkfront"));
+        assert!(MODULES.contains(&"ext4"));
+    }
+
+    #[test]
+    fn the_init_script_serves_http_from_the_disk_when_asked() {
+        assert!(INIT.contains("rumpx.httpd=*"));
+        assert!(
+            INIT.contains("mount -t ext2 -o ro \"/dev/$httpd\" /www"),
+            "{INIT}"
+        );
+        assert!(INIT.contains("httpd -p 80 -h /www"), "{INIT}");
+        assert!(APPLETS.contains(&"httpd"));
+        assert!(paths(&entries()).contains(&"www"));
+        assert_eq!(
+            httpd_command_line("10.99.0.31/24", "xvda"),
+            "console=hvc0 loglevel=4 rumpx.ip=10.99.0.31/24 rumpx.httpd=xvda"
+        );
     }
 
     #[test]
@@ -605,7 +633,10 @@ mod tests {
         let c = manifest(&[PathBuf::from("/c/busybox-static_1_amd64.deb")], b"p2");
         assert_ne!(a, b);
         assert_ne!(a, c);
-        assert!(a.contains("modules xen-netfront,xen-blkfront\n"), "{a}");
+        assert!(
+            a.contains("modules xen-netfront,xen-blkfront,crc32c_generic,ext4\n"),
+            "{a}"
+        );
         assert!(a.contains(&format!("init {:016x}\n", fnv1a(INIT.as_bytes()))));
     }
 
