@@ -89,7 +89,8 @@ pub const HOST_PACKAGES: &[&str] = &[
 pub const KERNEL_METAPACKAGE: &str = "linux-image-amd64";
 
 /// Kernel modules dom0 loads (with their dependencies): Xen device files,
-/// the backends, bridging, loop devices, TAP, and the 9p share.
+/// the backends, bridging, loop devices, TAP, the 9p share, and the NIC
+/// `rumpx run` gives dom0 for port forwarding (virtio-net).
 pub const DOM0_MODULES: &[&str] = &[
     "xen-privcmd",
     "xenfs",
@@ -102,6 +103,7 @@ pub const DOM0_MODULES: &[&str] = &[
     "loop",
     "tun",
     "virtio_pci",
+    "virtio_net",
     "9pnet_virtio",
     "9p",
 ];

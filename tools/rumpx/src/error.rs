@@ -66,6 +66,16 @@ pub enum Error {
         /// Why it is refused.
         detail: String,
     },
+    /// This machine is not set up for what was asked (no `xl`, not root,
+    /// no bridge, ...); the message says how to fix it.
+    #[error("{0}")]
+    Setup(String),
+    /// Stopped by Ctrl-C or SIGTERM before a guest ran.
+    #[error("stopped by a signal {0}")]
+    Interrupted(String),
+    /// Talking to xenstore failed.
+    #[error(transparent)]
+    Xenstore(#[from] crate::xenstore::XenstoreError),
     /// Building a guest image failed.
     #[error("building guest {guest} failed: {detail}")]
     Build {

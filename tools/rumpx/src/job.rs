@@ -41,6 +41,8 @@ pub struct GuestSpec {
     pub tsc_mode: Option<TscMode>,
     /// Memory in MiB.
     pub memory_mib: u32,
+    /// Virtual CPUs.
+    pub vcpus: u32,
     /// The guest's command line (xl's `extra=`).
     pub extra: Option<String>,
     /// How long it may run before it is destroyed.
@@ -64,6 +66,7 @@ impl GuestSpec {
             ramdisk: None,
             tsc_mode: None,
             memory_mib: 32,
+            vcpus: 1,
             extra: None,
             timeout: Duration::from_secs(60),
             vifs: Vec::new(),
@@ -132,6 +135,7 @@ impl GuestSpec {
         cfg.ramdisk = ramdisk.map(Path::to_path_buf);
         cfg.tsc_mode = self.tsc_mode;
         cfg.memory_mib = self.memory_mib;
+        cfg.vcpus = self.vcpus;
         cfg.extra = self.extra.clone();
         cfg.vifs = self.vifs.clone();
         cfg.disks = self.disks.clone();

@@ -4,9 +4,11 @@ use clap::{Parser, Subcommand};
 use rumpx::bench_blk::{self, BlkBenchOptions};
 use rumpx::bench_net::{self, NetBenchOptions};
 use rumpx::bench_report::parse_bytes;
+use rumpx::launch::{self, DiskArg, NetArg};
 use rumpx::outcome::ShutdownReason;
+use rumpx::port_forward::ForwardSpec;
 use rumpx::xl_config::GuestType;
-use rumpx::{guest_build, job, local_xen, GuestSpec, HostOptions, TestHost};
+use rumpx::{ext2_image, guest_build, job, setup_checks, signals};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,23 +36,42 @@ enum Cmd {
         /// The image file.
         image: PathBuf,
     },
-    /// Print an xl config for a guest, to keep and use with `xl create`.
+    /// Print an xl config for a guest, to keep and use with `xl create`
+    /// (for a guest package with a disk folder, its ext2 image is made).
     Cfg {
         #[command(flatten)]
         guest: GuestArgs,
     },
     /// Build (if named) and run a guest with `xl create`: on this machine's Xen
-    /// when it is a dom0, else on the embedded Xen test host under QEMU.
-    /// Prints the console live; exits 0 on poweroff, 1 on crash, 2 on timeout.
+    /// when it is a dom0, else on the embedded Xen test host under QEMU,
+    /// with the guest's service port forwarded to 127.0.0.1.
+    /// Prints the console live; reports `ready: ...` when the guest writes
+    /// its readiness key; Ctrl-C shuts the guest down. Exits 0 on poweroff,
+    /// 1 on crash, 2 on timeout, 3 on a setup error, 4 when it printed nothing.
     Run {
         #[command(flatten)]
         guest: GuestArgs,
-        /// Seconds the guest may run before it is destroyed.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
+        /// Forward 127.0.0.1:HOSTPORT of this machine to the guest's port
+        /// (the embedded test host only; default: the guest package's).
+        #[arg(long, value_name = "HOSTPORT[:GUESTPORT]")]
+        forward: Option<ForwardSpec>,
+        /// Seconds the guest may run before it is destroyed; 0: until
+        /// stopped (default: 0 for a guest that serves a port, else 60).
+        #[arg(long)]
+        timeout: Option<u64>,
         /// Use the embedded test host even on a dom0.
         #[arg(long)]
         embedded: bool,
+    },
+    /// Make an ext2 (revision 1) disk image from a folder (needs mke2fs).
+    Disk {
+        /// The folder whose files the image holds.
+        dir: PathBuf,
+        /// The image to write.
+        img: PathBuf,
+        /// Size in MiB (default: the contents plus headroom).
+        #[arg(long)]
+        size: Option<u64>,
     },
     /// Benchmarks on the embedded test host.
     Bench {
@@ -163,32 +184,45 @@ struct GuestArgs {
     /// The guest's command line (xl's `extra=`).
     #[arg(long)]
     extra: Option<String>,
-    /// Memory in MiB.
-    #[arg(long, default_value_t = 32)]
-    memory: u32,
+    /// Memory in MiB (default: the guest package's, else 32).
+    #[arg(long)]
+    memory: Option<u32>,
+    /// Virtual CPUs.
+    #[arg(long)]
+    vcpus: Option<u32>,
     /// The domain name (default: the guest's name).
     #[arg(long)]
     name: Option<String>,
+    /// A disk image (ext2 revision 1), xvda first; `,ro` for read-only
+    /// (default: the guest package's disk folder made into an image).
+    #[arg(long, value_name = "IMG[,ro]")]
+    disk: Vec<DiskArg>,
+    /// A network interface on BRIDGE (default xenbr0), with a static
+    /// address or, without ip=, DHCP.
+    #[arg(long, value_name = "[BRIDGE][,ip=A.B.C.D/LEN]", num_args = 0..=1, default_missing_value = "")]
+    net: Option<NetArg>,
 }
 
 impl GuestArgs {
-    /// The image (building a named guest) and the spec to run it with.
-    fn spec(&self) -> rumpx::Result<GuestSpec> {
-        let as_path = Path::new(&self.guest);
-        let image = if as_path.is_file() {
-            as_path.to_path_buf()
-        } else {
-            eprintln!("[rumpx] building guest {}", self.guest);
-            guest_build::build_guest(&self.guest)?
-        };
-        let default_name = image
-            .file_name()
-            .map_or("guest".into(), |n| n.to_string_lossy().into_owned());
-        let mut spec = GuestSpec::new(self.name.clone().unwrap_or(default_name), image)
-            .memory_mib(self.memory);
-        spec.extra = self.extra.clone();
-        Ok(spec)
+    /// The request for `rumpx run`/`cfg`.
+    fn request(&self, forward: Option<ForwardSpec>, timeout_s: Option<u64>) -> launch::Request {
+        launch::Request {
+            guest: self.guest.clone(),
+            extra: self.extra.clone(),
+            memory_mib: self.memory,
+            vcpus: self.vcpus,
+            name: self.name.clone(),
+            disks: self.disk.clone(),
+            net: self.net.clone(),
+            forward,
+            timeout_s,
+        }
     }
+}
+
+/// Progress lines on stderr.
+fn progress(step: &str) {
+    eprintln!("[rumpx] {step}");
 }
 
 fn main() -> ExitCode {
@@ -213,49 +247,41 @@ fn run(cli: Cli) -> rumpx::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Cfg { guest } => {
-            let spec = guest.spec()?;
-            job::check_image(&spec.image)?;
-            let kernel = std::fs::canonicalize(&spec.image).map_err(|source| rumpx::Error::Io {
-                path: spec.image.clone(),
-                source,
-            })?;
-            print!("{}", spec.xl_config(&kernel, None).render()?);
+            let plan = launch::plan(&guest.request(None, None), &mut progress)?;
+            print!("{}", launch::xl_config(&plan)?.render()?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Disk { dir, img, size } => {
+            let bytes = ext2_image::make_image(&dir, &img, size)?;
+            println!("{} {} MiB", img.display(), bytes >> 20);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run {
             guest,
+            forward,
             timeout,
             embedded,
         } => {
-            let spec = guest.spec()?.timeout(Duration::from_secs(timeout));
-            describe_image(&spec.image)?;
+            signals::install();
+            let plan = launch::plan(&guest.request(forward, timeout), &mut progress)?;
+            describe_image(&plan.spec.image)?;
             let mut print_line = |line: &rumpx::ConsoleLine| println!("{}", line.text);
-            let outcome = if local_xen::available() && !embedded {
-                eprintln!("[rumpx] running {} on this machine's Xen", spec.name);
-                local_xen::run_guest(&spec, &mut print_line)?
+            let dom0 = setup_checks::is_dom0() && !embedded;
+            let outcome = if dom0 {
+                progress(&format!("running {} on this machine's Xen", plan.spec.name));
+                launch::run_local(&plan, &mut progress, &mut print_line)?
             } else {
-                let host = TestHost::boot(&HostOptions::default(), &mut |step| {
-                    eprintln!("[rumpx] {step}")
-                })?;
-                eprintln!(
-                    "[rumpx] test host ready in {:.1} s",
-                    host.boot_time.as_secs_f64()
-                );
-                let outcome = host.run_guest(&spec, &mut print_line);
-                if let Err(e) = host.shutdown() {
-                    eprintln!("[rumpx] {e}");
-                }
-                outcome?
+                launch::run_embedded(&plan, &mut progress, &mut print_line)?
             };
             let first = outcome.first_output_after.map_or("no output".into(), |t| {
                 format!("first output {:.2} s after xl create", t.as_secs_f64())
             });
-            eprintln!(
-                "[rumpx] {}: {} after {:.2} s ({first})",
+            progress(&format!(
+                "{}: {} after {:.2} s ({first})",
                 outcome.name,
                 outcome.reason,
                 outcome.lifetime.as_secs_f64()
-            );
+            ));
             if let Some(problem) = outcome.problem() {
                 eprintln!("rumpx: error: {problem}");
                 return Ok(ExitCode::from(4));

@@ -80,12 +80,29 @@ pub fn which(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The QEMU arguments for the test host.
+/// A TCP port of this machine's 127.0.0.1 that QEMU's user networking
+/// forwards to dom0 (`hostfwd`); dom0 then has a NIC at 10.0.2.15/24.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostForward {
+    /// The port on 127.0.0.1 here.
+    pub host_port: u16,
+    /// The port on dom0's NIC it reaches.
+    pub dom0_port: u16,
+}
+
+/// The QEMU arguments for the test host: without `forward` dom0 has no
+/// outward network; with it, a virtio NIC on QEMU's user network
+/// (`restrict=on`: no way out, only the forwarded port in).
 ///
 /// CPU: `max,-smap` gives the emulated AMD SVM with nested paging that PVH
 /// guests need under Debian's Xen (no shadow paging), without the SMAP
 /// emulation fault that crashes dom0 on QEMU 7.2.
-pub fn arguments(boot: &BootFiles, share: &Path, machine: &MachineSpec) -> Vec<String> {
+pub fn arguments(
+    boot: &BootFiles,
+    share: &Path,
+    machine: &MachineSpec,
+    forward: Option<HostForward>,
+) -> Vec<String> {
     let xen_options = format!(
         "console=com1 com1=115200,8n1 dom0_mem={m}M,max:{m}M dom0_max_vcpus={c} loglvl=all guest_loglvl=all console_timestamps=boot",
         m = machine.dom0_memory_mib,
@@ -103,14 +120,24 @@ pub fn arguments(boot: &BootFiles, share: &Path, machine: &MachineSpec) -> Vec<S
         "max,-smap,-xsave",
         "-nographic",
         "-no-reboot",
-        "-nic",
-        "none",
         "-monitor",
         "none",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
+    match forward {
+        None => args.extend(["-nic".into(), "none".into()]),
+        Some(f) => args.extend([
+            "-netdev".into(),
+            format!(
+                "user,id=dom0net,restrict=on,hostfwd=tcp:127.0.0.1:{}-:{}",
+                f.host_port, f.dom0_port
+            ),
+            "-device".into(),
+            "virtio-net-pci,netdev=dom0net".into(),
+        ]),
+    }
     args.extend([
         "-m".into(),
         machine.memory_mib.to_string(),
@@ -135,7 +162,12 @@ pub fn arguments(boot: &BootFiles, share: &Path, machine: &MachineSpec) -> Vec<S
 pub fn start(qemu: &Path, args: &[String], serial_log: &Path) -> Result<Child> {
     let log = fs::File::create(serial_log).map_err(io_at(serial_log))?;
     let errors = log.try_clone().map_err(io_at(serial_log))?;
-    Command::new(qemu)
+    let mut command = Command::new(qemu);
+    if crate::signals::installed() {
+        // Ctrl-C goes to rumpx, which stops the guest and then QEMU in order.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    }
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(log)
@@ -158,7 +190,7 @@ mod tests {
             kernel: "/c/vmlinuz".into(),
             initramfs: "/c/dom0.cpio.gz".into(),
         };
-        let args = arguments(&boot, Path::new("/tmp/s"), &MachineSpec::default());
+        let args = arguments(&boot, Path::new("/tmp/s"), &MachineSpec::default(), None);
         let after = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
         assert_eq!(after("-kernel"), "/c/xen.elf");
         assert_eq!(
@@ -169,5 +201,32 @@ mod tests {
         assert_eq!(after("-cpu"), "max,-smap,-xsave");
         assert_eq!(after("-nic"), "none");
         assert!(after("-virtfs").contains("path=/tmp/s,mount_tag=share"));
+        assert!(!args.iter().any(|a| a == "-netdev"));
+    }
+
+    #[test]
+    fn forwards_one_localhost_port_to_dom0_when_asked() {
+        let boot = BootFiles {
+            xen: "/c/xen.elf".into(),
+            kernel: "/c/vmlinuz".into(),
+            initramfs: "/c/dom0.cpio.gz".into(),
+        };
+        let forward = HostForward {
+            host_port: 8080,
+            dom0_port: 8080,
+        };
+        let args = arguments(
+            &boot,
+            Path::new("/tmp/s"),
+            &MachineSpec::default(),
+            Some(forward),
+        );
+        let after = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
+        assert_eq!(
+            after("-netdev"),
+            "user,id=dom0net,restrict=on,hostfwd=tcp:127.0.0.1:8080-:8080"
+        );
+        assert_eq!(after("-device"), "virtio-net-pci,netdev=dom0net");
+        assert!(!args.iter().any(|a| a == "-nic"));
     }
 }

@@ -8,7 +8,7 @@ use crate::error::{io_at, Error, Result};
 use crate::job::{self, GuestSpec};
 use crate::outcome::{ConsoleLine, GuestOutcome};
 use crate::packages::PackageCache;
-use crate::qemu::{self, MachineSpec};
+use crate::qemu::{self, HostForward, MachineSpec};
 use crate::xl_config::{ShutdownAction, TscMode};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,6 +27,9 @@ pub struct HostOptions {
     pub boot_timeout: Duration,
     /// The package cache folder.
     pub cache_dir: PathBuf,
+    /// A port of this machine's 127.0.0.1 forwarded to dom0 (None: dom0
+    /// has no network outside the machine). The host port must be free.
+    pub forward: Option<HostForward>,
 }
 
 impl Default for HostOptions {
@@ -35,6 +38,7 @@ impl Default for HostOptions {
             machine: MachineSpec::default(),
             boot_timeout: Duration::from_secs(240),
             cache_dir: PackageCache::default_dir(),
+            forward: None,
         }
     }
 }
@@ -75,7 +79,10 @@ impl TestHost {
         }
         let serial_log = share.join("serial.log");
         progress("booting Xen and dom0 under QEMU");
-        let args = qemu::arguments(&boot_files, &share, &options.machine);
+        if let Some(forward) = options.forward {
+            crate::port_forward::check_host_port_free(forward.host_port)?;
+        }
+        let args = qemu::arguments(&boot_files, &share, &options.machine, options.forward);
         let started = Instant::now();
         let child = qemu::start(&qemu_path, &args, &serial_log)?;
         let mut host = TestHost {

@@ -25,6 +25,13 @@ impl ShutdownAction {
             ShutdownAction::Preserve => "preserve",
         }
     }
+
+    /// The action named `word` in xl.cfg.
+    pub fn from_xl(word: &str) -> Option<Self> {
+        [Self::Destroy, Self::Restart, Self::Preserve]
+            .into_iter()
+            .find(|a| a.as_xl() == word)
+    }
 }
 
 /// How the guest is booted (xl.cfg's `type`).
@@ -43,6 +50,13 @@ impl GuestType {
             GuestType::Pvh => "pvh",
             GuestType::Pv => "pv",
         }
+    }
+
+    /// The type named `word` in xl.cfg.
+    pub fn from_xl(word: &str) -> Option<Self> {
+        [Self::Pvh, Self::Pv]
+            .into_iter()
+            .find(|t| t.as_xl() == word)
     }
 
     /// The upper-case name used in reports and comments.
@@ -76,6 +90,18 @@ impl TscMode {
             TscMode::Native => "native",
             TscMode::NativeParavirt => "native_paravirt",
         }
+    }
+
+    /// The mode named `word` in xl.cfg.
+    pub fn from_xl(word: &str) -> Option<Self> {
+        [
+            Self::Default,
+            Self::AlwaysEmulate,
+            Self::Native,
+            Self::NativeParavirt,
+        ]
+        .into_iter()
+        .find(|m| m.as_xl() == word)
     }
 }
 
