@@ -33,6 +33,11 @@ pub const DEFAULT_BRIDGE: &str = "xenbr0";
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// "Until stopped": the time limit of `--timeout 0`.
 const FOREVER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// The MAC a DHCP guest of `rumpx run` gets on the test host, and the
+/// address dom0's udhcpd leases to it (from the pool 10.99.0.100-199).
+const DHCP_MAC: &str = "00:16:3e:52:00:64";
+/// See [`DHCP_MAC`].
+const DHCP_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
 /// Where dom0 of the test host keeps staged disk images (a tmpfs).
 const DOM0_DISK_DIR: &str = "/run/rumpx-run";
 
@@ -203,7 +208,8 @@ pub fn plan(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Plan> {
     let mut disks = req.disks.clone();
     if disks.is_empty() {
         if let Some(dir) = &defaults.disk_dir {
-            let img = workspace_root()
+            let root = fs::canonicalize(workspace_root()).map_err(io_at(workspace_root()))?;
+            let img = root
                 .join("target/rumpx-disks")
                 .join(format!("{}.img", req.guest));
             let bytes = ext2_image::make_image(dir, &img, None)?;
@@ -211,7 +217,9 @@ pub fn plan(req: &Request, progress: &mut dyn FnMut(&str)) -> Result<Plan> {
                 "disk {} ({} MiB, ext2) made from {}",
                 img.display(),
                 bytes >> 20,
-                dir.display()
+                fs::canonicalize(dir)
+                    .unwrap_or_else(|_| dir.clone())
+                    .display()
             ));
             disks.push(DiskArg {
                 image: img,
@@ -508,17 +516,20 @@ fn unstage_disks(host: &TestHost, staged: &[StagedDisk], progress: &mut dyn FnMu
     }
 }
 
-/// Starts busybox `udhcpd` on xenbr0 in dom0 (pool 10.99.0.100-199)
-/// unless one already runs.
-fn start_dhcp(host: &TestHost) -> Result<String> {
+/// Starts busybox `udhcpd` on xenbr0 in dom0 (pool 10.99.0.100-199, with
+/// [`DHCP_ADDRESS`] for [`DHCP_MAC`]) unless one already runs; true when
+/// it started ours.
+fn start_dhcp(host: &TestHost) -> Result<bool> {
     let out = host.dom0_exec(
-        "if pidof udhcpd >/dev/null 2>&1; then echo 'already running'; exit 0; fi\n\
+        &format!(
+            "if pidof udhcpd >/dev/null 2>&1; then echo 'already running'; exit 0; fi\n\
          d=/run/rumpx-dhcp; mkdir -p $d; touch $d/leases\n\
          printf 'start 10.99.0.100\\nend 10.99.0.199\\ninterface xenbr0\\nlease_file %s/leases\\n\
-         pidfile %s/pid\\noption subnet 255.255.255.0\\noption router 10.99.0.1\\noption lease 3600\\n' \
-         $d $d > $d/conf\n\
+         pidfile %s/pid\\noption subnet 255.255.255.0\\noption router 10.99.0.1\\noption lease 3600\\n\
+         static_lease {DHCP_MAC} {DHCP_ADDRESS}\\n' $d $d > $d/conf\n\
          nohup busybox udhcpd -f $d/conf > $d/log 2>&1 < /dev/null &\n\
-         echo started\n",
+         echo started\n"
+        ),
         Duration::from_secs(60),
     )?;
     if out.status != 0 {
@@ -527,7 +538,7 @@ fn start_dhcp(host: &TestHost) -> Result<String> {
             out.stderr.trim()
         )));
     }
-    Ok(out.stdout.trim().to_string())
+    Ok(out.stdout.trim() == "started")
 }
 
 /// Runs the plan on the embedded test host.
@@ -593,11 +604,22 @@ fn run_on_host(
     let mut spec = plan.spec.clone();
     spec.disks = disks;
     spec.vifs.extend(vif(plan));
+    let mut guest_addr = plan.net.as_ref().and_then(NetArg::address);
     if plan.net.as_ref().is_some_and(|n| n.ip.is_none()) {
-        progress(&format!(
-            "dhcp in dom0 on {DEFAULT_BRIDGE}: {}",
-            start_dhcp(host)?
-        ));
+        if start_dhcp(host)? {
+            guest_addr = Some(DHCP_ADDRESS);
+            if let Some(vif) = spec.vifs.last_mut() {
+                vif.mac = Some(DHCP_MAC.into());
+            }
+            progress(&format!(
+                "dhcp: udhcpd in dom0 on {DEFAULT_BRIDGE} leases {DHCP_ADDRESS} to the guest"
+            ));
+        } else {
+            progress(&format!(
+                "dhcp: a udhcpd already runs in dom0 on {DEFAULT_BRIDGE}; the guest's address \
+                 is the one it reports"
+            ));
+        }
     }
     let log = Path::new("/share/state").join(format!("forward-{name}.log"));
     let mut watcher_pid = None;
@@ -610,11 +632,7 @@ fn run_on_host(
                 args += &format!(" --guest-port {p}");
             }
         }
-        let target = plan
-            .net
-            .as_ref()
-            .and_then(NetArg::address)
-            .zip(plan.service_port);
+        let target = guest_addr.zip(plan.service_port);
         if let (Some((addr, port)), Some(_)) = (target, plan.forward) {
             args += &format!(" --target {addr}:{port}");
         }
@@ -647,7 +665,7 @@ fn run_on_host(
                 let complete: Vec<&str> = text.lines().collect();
                 let complete = &complete[..text.matches('\n').count().min(complete.len())];
                 for line in complete.iter().skip(lines_seen) {
-                    watcher_line(line, plan, &mut ready, progress);
+                    watcher_line(line, plan, guest_addr, &mut ready, progress);
                 }
                 lines_seen = lines_seen.max(complete.len());
             }
@@ -675,10 +693,23 @@ fn run_on_host(
     outcome
 }
 
-/// Acts on one line of `rumpx-forward`'s report.
-fn watcher_line(line: &str, plan: &Plan, ready: &mut Readiness, progress: &mut dyn FnMut(&str)) {
+/// Acts on one line of `rumpx-forward`'s report; a guest that reports
+/// 0.0.0.0 (a DHCP lease it cannot query) is shown at `guest_addr`.
+fn watcher_line(
+    line: &str,
+    plan: &Plan,
+    guest_addr: Option<Ipv4Addr>,
+    ready: &mut Readiness,
+    progress: &mut dyn FnMut(&str),
+) {
     if let Some(value) = line.strip_prefix("ready ") {
-        ready.report(value, progress);
+        match (parse_ready(value), guest_addr) {
+            (Some((proto, mut addr)), Some(known)) if addr.ip().is_unspecified() => {
+                addr.set_ip(known);
+                ready.report(&format!("{proto} {addr}"), progress);
+            }
+            _ => ready.report(value, progress),
+        }
         if let (Some(f), Some((proto, _))) = (plan.forward, parse_ready(value)) {
             progress(&format!(
                 "forwarding 127.0.0.1:{p} to the guest: {proto}://127.0.0.1:{p}/",

@@ -93,9 +93,21 @@ fn run(args: &Args) -> Result<(), String> {
                         if let Some(port) = args.guest_port {
                             addr.set_port(port);
                         }
-                        if let Ok(mut t) = target.lock() {
-                            *t = Some(SocketAddr::V4(addr));
+                        let Ok(mut t) = target.lock() else {
+                            return Err("the relay's target lock is poisoned".into());
+                        };
+                        // 0.0.0.0: the guest does not know its DHCP address;
+                        // the one given with --target stands.
+                        if addr.ip().is_unspecified() {
+                            match *t {
+                                Some(SocketAddr::V4(known)) => addr.set_ip(*known.ip()),
+                                _ => {
+                                    say("error the guest reports no address (0.0.0.0) and none was given");
+                                    continue;
+                                }
+                            }
                         }
+                        *t = Some(SocketAddr::V4(addr));
                         say(&format!("target {addr}"));
                     }
                     None => say(&format!(
