@@ -9,6 +9,8 @@
 mod blk;
 #[path = "xen/boot.rs"]
 mod boot;
+#[path = "xen/httpd.rs"]
+mod httpd;
 #[path = "xen/net.rs"]
 mod net;
 #[path = "xen/rump.rs"]
@@ -20,6 +22,7 @@ mod services;
 
 use blk::*;
 use boot::*;
+use httpd::*;
 use net::*;
 use rump::*;
 use rumpkern::*;
@@ -147,6 +150,7 @@ fn main() -> ExitCode {
             "rump_kernel_answers_tcp_via_dhcp_on_xen",
             rump_kernel_answers_tcp_via_dhcp_on_xen,
         ),
+        ("httpd_scenario_passes_on_xen", httpd_scenario_passes_on_xen),
     ];
     // RUMPX_XEN_CASES=word[,word...] runs only the cases whose names
     // contain one of the words; cases known to fail run only when named

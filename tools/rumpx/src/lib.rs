@@ -29,6 +29,7 @@ pub mod pvh_elf;
 pub mod qemu;
 pub mod scenario;
 pub mod scenario_report;
+pub mod scenario_run;
 pub mod setup_checks;
 pub mod signals;
 pub mod test_host;
