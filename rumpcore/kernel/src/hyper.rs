@@ -1,6 +1,6 @@
 //! Small hypercall wrappers: monotonic time, per-thread errno, threads.
 
-use core::ffi::{c_char, CStr};
+use core::ffi::{c_char, c_void, CStr};
 
 use rumpuser_abi::sig::RumpuserThreadFn;
 use rumpuser_abi::RUMPUSER_CLOCK_ABSMONO;
@@ -21,14 +21,17 @@ pub fn set_errno(e: i32) {
     unsafe { sys::rumpuser_seterrno(e) };
 }
 
-/// Starts a detached kernel thread running `f(NULL)`; the errno on failure.
-pub fn thread_create(f: RumpuserThreadFn, name: &CStr) -> Result<(), i32> {
+/// Starts a detached kernel thread running `f(arg)`; the errno on
+/// failure.
+///
+/// # Safety
+/// `arg` must stay valid for as long as `f` uses it.
+pub unsafe fn thread_create(f: RumpuserThreadFn, arg: *mut c_void, name: &CStr) -> Result<(), i32> {
     let mut cookie = core::ptr::null_mut();
     let name: *const c_char = name.as_ptr();
-    // SAFETY: `f` is a C-ABI thread body that ignores its argument; the name is NUL-terminated and static enough (copied).
-    let rv = unsafe {
-        sys::rumpuser_thread_create(Some(f), core::ptr::null_mut(), name, 0, 0, -1, &mut cookie)
-    };
+    // SAFETY: `f` is a C-ABI thread body; `arg` is the caller's to keep
+    // valid; the name is NUL-terminated (the platform copies it).
+    let rv = unsafe { sys::rumpuser_thread_create(Some(f), arg, name, 0, 0, -1, &mut cookie) };
     if rv == 0 {
         Ok(())
     } else {

@@ -1,10 +1,26 @@
-//! The kernel's global state (network stack, descriptor table, virt
-//! interfaces) under one kernel mutex, `rump_init`'s work, and the
-//! system-call entry that takes the rump CPU around each client call.
+//! Kernel instances and the system-call entry that takes the rump CPU
+//! around each client call.
+//!
+//! A process may hold several kernels: [`Kernel::boot`] makes one with
+//! its own network stack, descriptor table, `virt` interfaces, network
+//! thread and file state (mount, open files, etfs keys), each under the
+//! kernel's own mutexes. Kernels are leaked: they live as long as the
+//! process. What stays per process is the platform: `rumpuser_init` runs
+//! once (the first boot) and all kernels share the one rump virtual CPU
+//! ([`sched`]): a call into any kernel holds it, and every wait (a
+//! blocking socket call, a disk transfer, the network thread's sleep)
+//! releases it, so kernels never hold each other up for longer than a
+//! non-blocking step.
+//!
+//! NetBSD's C symbols (`rump_init`, `rump___sysimpl_*`,
+//! `rump_pub_*`) act on the *first* kernel, the one `rump_init` booted
+//! ([`kernel`], [`syscall`]); other kernels are reached from Rust with
+//! [`Kernel::syscall`]. Received frames find their kernel through the
+//! softc the interface gave `rumpcomp_virt_create` ([`crate::netif`]).
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
 use rumpcore_net::{PollOutcome, Stack, StackConfig};
 use rumpuser_abi::{errno, RUMPUSER_VERSION};
@@ -42,73 +58,76 @@ pub struct Kernel {
     pub net_wake: KCond,
 }
 
+/// The kernel the C symbols act on (the one `rump_init` booted).
 static KERNEL: AtomicPtr<Kernel> = AtomicPtr::new(core::ptr::null_mut());
 
-/// The kernel, once `rump_init` ran.
+/// Platform state: not initialised, being initialised, ready.
+static PLATFORM: AtomicU8 = AtomicU8::new(PLATFORM_NONE);
+const PLATFORM_NONE: u8 = 0;
+const PLATFORM_BUSY: u8 = 1;
+const PLATFORM_READY: u8 = 2;
+
+/// Kernels booted in this process (for distinct stack seeds).
+static BOOTED: AtomicU8 = AtomicU8::new(0);
+
+/// The first kernel, once `rump_init` ran.
 pub fn kernel() -> Option<&'static Kernel> {
     // SAFETY: set once from a leaked Box, never freed.
     unsafe { KERNEL.load(Ordering::Acquire).as_ref() }
 }
 
-/// `rump_init`: hand the platform the upcalls, make the CPU, the state
-/// and the network thread. A second call does nothing.
-pub fn init() -> Result<(), i32> {
-    if kernel().is_some() {
-        return Ok(());
+/// `rumpuser_init` and the virtual CPU, once per process. A thread that
+/// finds another one initialising waits for it (the step does not
+/// block).
+fn platform_init() -> Result<(), i32> {
+    loop {
+        match PLATFORM.compare_exchange(
+            PLATFORM_NONE,
+            PLATFORM_BUSY,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => break,
+            Err(PLATFORM_READY) => return Ok(()),
+            Err(_) => core::hint::spin_loop(),
+        }
     }
     // SAFETY: the table is a static, alive for the whole process.
     let rv = unsafe { sys::rumpuser_init(RUMPUSER_VERSION, &sched::HYPERUP) };
     if rv != 0 {
+        PLATFORM.store(PLATFORM_NONE, Ordering::Release);
         return Err(rv);
     }
     sched::init_cpu();
-    let seed = hyper::now_ns() ^ 0x5eed_0f72_756d_7000;
-    let k = Box::new(Kernel {
-        state: KMutex::new(State {
-            stack: Stack::new(StackConfig {
-                seed,
-                ..StackConfig::default()
-            }),
-            fds: FdTable::default(),
-            virt: Vec::new(),
-            net_deadline: None,
-            rx_pending: false,
-        }),
-        fs: KMutex::new(FsState::default()),
-        events: KCond::new(),
-        net_wake: KCond::new(),
-    });
-    let k = Box::into_raw(k);
-    if KERNEL
-        .compare_exchange(
-            core::ptr::null_mut(),
-            k,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_err()
-    {
-        // Lost a race with another rump_init: theirs stands.
-        // SAFETY: `k` was never published.
-        drop(unsafe { Box::from_raw(k) });
-        return Ok(());
-    }
-    crate::netthread::start()
+    PLATFORM.store(PLATFORM_READY, Ordering::Release);
+    Ok(())
 }
 
-/// Runs a client call holding the rump CPU: `f` gets the kernel; an
+/// `rump_init`: boots the first kernel (the one the C symbols use). A
+/// second call does nothing. (Two racing first calls may both boot; the
+/// loser's kernel stays idle and unused.)
+pub fn init() -> Result<(), i32> {
+    if kernel().is_some() {
+        return Ok(());
+    }
+    let k = Kernel::boot()?;
+    let _ = KERNEL.compare_exchange(
+        core::ptr::null_mut(),
+        k as *const Kernel as *mut Kernel,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+    Ok(())
+}
+
+/// Runs a client call on the first kernel holding the rump CPU; an
 /// uninitialised kernel gives ENXIO.
 pub fn syscall<T>(f: impl FnOnce(&'static Kernel) -> Result<T, i32>) -> Result<T, i32> {
     let Some(k) = kernel() else {
+        hyper::set_errno(errno::ENXIO);
         return Err(errno::ENXIO);
     };
-    sched::hyp_schedule();
-    let r = f(k);
-    if let Err(e) = &r {
-        hyper::set_errno(*e);
-    }
-    sched::hyp_unschedule();
-    r
+    k.syscall(f)
 }
 
 /// The C convention: the value, or -1 with errno set (by [`syscall`]).
@@ -120,6 +139,47 @@ pub fn ret<T: Into<i64>>(r: Result<T, i32>) -> i64 {
 }
 
 impl Kernel {
+    /// Boots a kernel: the platform (first time only), then this
+    /// kernel's state and its network thread. Usable any number of
+    /// times; every kernel lives until the process ends.
+    pub fn boot() -> Result<&'static Kernel, i32> {
+        platform_init()?;
+        let n = u64::from(BOOTED.fetch_add(1, Ordering::Relaxed));
+        let seed = hyper::now_ns() ^ 0x5eed_0f72_756d_7000 ^ n.rotate_left(40);
+        let k: &'static Kernel = Box::leak(Box::new(Kernel {
+            state: KMutex::new(State {
+                stack: Stack::new(StackConfig {
+                    seed,
+                    ..StackConfig::default()
+                }),
+                fds: FdTable::default(),
+                virt: Vec::new(),
+                net_deadline: None,
+                rx_pending: false,
+            }),
+            fs: KMutex::new(FsState::default()),
+            events: KCond::new(),
+            net_wake: KCond::new(),
+        }));
+        crate::netthread::start(k)?;
+        Ok(k)
+    }
+
+    /// Runs a client call on this kernel holding the rump CPU; on
+    /// failure the calling thread's errno is set too.
+    pub fn syscall<T>(
+        &'static self,
+        f: impl FnOnce(&'static Kernel) -> Result<T, i32>,
+    ) -> Result<T, i32> {
+        sched::hyp_schedule();
+        let r = f(self);
+        if let Err(e) = &r {
+            hyper::set_errno(*e);
+        }
+        sched::hyp_unschedule();
+        r
+    }
+
     /// What descriptor `fd` refers to.
     pub fn file(&self, fd: i32) -> Result<File, i32> {
         self.state.lock().fds.get(fd)

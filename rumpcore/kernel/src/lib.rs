@@ -9,9 +9,10 @@
 //!
 //! Inside: one rump virtual CPU and the `struct lwp` behind the upcall
 //! table ([`sched`]); kernel locks on rumpuser mutexes and condition
-//! variables ([`klock`]); a global state under one kernel mutex
-//! ([`kernel`]); `virt` interfaces on a rumpcore-net stack ([`netif`]),
-//! driven by a network thread ([`netthread`]); a descriptor table
+//! variables ([`klock`]); kernel instances, each with its state under
+//! its own kernel mutexes, several per process if wanted ([`kernel`]);
+//! `virt` interfaces on a rumpcore-net stack ([`netif`]), driven by a
+//! network thread per kernel ([`netthread`]); a descriptor table
 //! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]);
 //! etfs block devices over `rumpuser_bio` ([`blkdev`]) and one ext2
 //! mount with the file calls ([`files`]), NetBSD's `struct stat` and

@@ -24,8 +24,10 @@ pub const VIRT_MTU: usize = 1500;
 pub const DHCP_TIMEOUT_NS: u64 = 30_000_000_000;
 
 /// The kernel's `struct virtif_sc`: what the platform hands back with
-/// each received frame.
+/// each received frame, naming the kernel and interface it belongs to.
 pub struct VirtSc {
+    /// The kernel that created the interface.
+    kernel: &'static Kernel,
     /// The stack's interface index (0 until the interface exists).
     ix: AtomicU32,
 }
@@ -63,7 +65,7 @@ impl Link for VirtLink {
 }
 
 /// `rump_pub_netconfig_ifcreate(name)`: `name` must be `virt<unit>`.
-pub fn ifcreate(k: &Kernel, name: &str) -> Result<(), i32> {
+pub fn ifcreate(k: &'static Kernel, name: &str) -> Result<(), i32> {
     let unit = name.strip_prefix("virt").ok_or(errno::ENXIO)?;
     if unit.is_empty() || !unit.bytes().all(|b| b.is_ascii_digit()) {
         return Err(errno::ENXIO);
@@ -73,6 +75,7 @@ pub fn ifcreate(k: &Kernel, name: &str) -> Result<(), i32> {
     }
     let cunit = CString::new(unit).map_err(|_| errno::EINVAL)?;
     let sc: &'static VirtSc = Box::leak(Box::new(VirtSc {
+        kernel: k,
         ix: AtomicU32::new(0),
     }));
     let mut mac = [0u8; VIRT_MAC_LEN];
@@ -185,8 +188,9 @@ pub fn dhcp_oneshot(k: &Kernel, name: &str) -> Result<(), i32> {
 }
 
 /// `rump_virtif_virt_deliverpkt`'s work: queue `frame` for interface `sc`
-/// and wake the network thread.
-pub fn deliver(k: &Kernel, sc: &VirtSc, frame: &[u8]) {
+/// in the kernel that made it and wake that kernel's network thread.
+pub fn deliver(sc: &VirtSc, frame: &[u8]) {
+    let k = sc.kernel;
     let ix = sc.ix.load(Ordering::Acquire);
     if ix == 0 {
         return;

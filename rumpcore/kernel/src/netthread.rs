@@ -1,10 +1,11 @@
-//! The network thread: a kernel thread (made with `rumpuser_thread_create`)
-//! that runs `Stack::poll` when frames arrive and at the stack's
-//! `poll_at_ns`, sleeping on a condition variable in between.
+//! The network thread: one kernel thread per kernel (made with
+//! `rumpuser_thread_create`, its argument the kernel) that runs
+//! `Stack::poll` when frames arrive and at the stack's `poll_at_ns`,
+//! sleeping on a condition variable in between.
 
 use core::ffi::c_void;
 
-use crate::kernel::kernel;
+use crate::kernel::Kernel;
 use crate::{hyper, sched};
 
 /// Longest sleep without a deadline (a safety net, not a tick).
@@ -13,19 +14,21 @@ const IDLE_NS: u64 = 1_000_000_000;
 /// row (keeps a confused timer from spinning).
 const MIN_NS: u64 = 200_000;
 
-/// Starts the thread.
-pub fn start() -> Result<(), i32> {
-    hyper::thread_create(net_thread, c"rumpnet")
+/// Starts kernel `k`'s thread.
+pub fn start(k: &'static Kernel) -> Result<(), i32> {
+    let arg = k as *const Kernel as *mut c_void;
+    // SAFETY: kernels are never freed.
+    unsafe { hyper::thread_create(net_thread, arg, c"rumpnet") }
 }
 
-extern "C" fn net_thread(_arg: *mut c_void) -> *mut c_void {
+extern "C" fn net_thread(arg: *mut c_void) -> *mut c_void {
+    // SAFETY: `start` passes a leaked (never freed) kernel.
+    let Some(k) = (unsafe { (arg as *const Kernel).as_ref() }) else {
+        return core::ptr::null_mut();
+    };
     // Become a kernel thread: an lwp of our own and the CPU.
     sched::hyp_schedule();
     sched::hyp_lwproc_newlwp(0);
-    let Some(k) = kernel() else {
-        sched::hyp_unschedule();
-        return core::ptr::null_mut();
-    };
     let mut st = k.state.lock();
     let mut overdue = false;
     loop {

@@ -5,7 +5,7 @@ use core::ffi::c_int;
 
 use rumpuser_abi::{Iovec, VirtifSc};
 
-use crate::kernel::{self, kernel};
+use crate::kernel;
 use crate::netif::{self, VirtSc};
 
 /// `int rump_init(void)`: boots the kernel (0, or an errno number).
@@ -19,14 +19,14 @@ pub extern "C" fn rump_init() -> c_int {
 
 /// `void rump_virtif_virt_deliverpkt(struct virtif_sc *, struct iovec *,
 /// size_t n)`: the platform hands over a received frame (copied here),
-/// holding a rump CPU as a kernel thread.
+/// holding a rump CPU as a kernel thread. The frame goes to the kernel
+/// whose interface `sc` is.
 ///
 /// # Safety
 /// `sc` is a softc this kernel gave `rumpcomp_virt_create`; `iov` holds
 /// `n` readable iovecs.
 #[no_mangle]
 pub unsafe extern "C" fn rump_virtif_virt_deliverpkt(sc: *mut VirtifSc, iov: *mut Iovec, n: usize) {
-    let Some(k) = kernel() else { return };
     if sc.is_null() || (iov.is_null() && n > 0) {
         return;
     }
@@ -43,5 +43,5 @@ pub unsafe extern "C" fn rump_virtif_virt_deliverpkt(sc: *mut VirtifSc, iov: *mu
             });
         }
     }
-    netif::deliver(k, sc, &frame);
+    netif::deliver(sc, &frame);
 }
