@@ -1,20 +1,21 @@
 //! The Rust rump kernel on Xen: the rumpkern guest (rumpcore-kernel over
-//! rumpuser-xen) mounts an ext2 disk made with `mke2fs` and `debugfs` (on
-//! this host: dom0's image has no e2fsprogs), passed to dom0 through the
-//! share and served by blkback from a loop device; it prints the digests of
-//! the files it reads, writes new files, fsyncs and unmounts, then answers
-//! dom0's TCP echo on a static address until `xl shutdown`. The image
-//! comes back through the share: `e2fsck -fn` must be clean and the new
-//! files must hold the guest's pattern.
+//! rumpuser-xen, driven through rumpcore-client) mounts an ext2 disk that
+//! dom0 made with `mke2fs -t ext2 -d` from files passed through the share,
+//! served by blkback from a loop device; it prints the digests of the
+//! files it reads, writes new files, fsyncs and unmounts, then answers
+//! dom0's TCP echo on a static address until `xl shutdown`. Then dom0
+//! checks the image: `e2fsck -fn` must be clean and `debugfs -R 'cat'` of
+//! each new file must hold the guest's pattern (FNV-1a digests).
 
 use super::*;
 use check_data::{fnv1a, Pattern};
 use rumpx::{Disk, Vif};
 use std::path::Path;
-use std::process::Command;
 
 /// Where dom0 keeps the disk image (a tmpfs).
 const DIR: &str = "/run/rumpx-rumpkern";
+/// The folder of the image's files, as dom0 sees it in the share.
+const SRC: &str = "/share/rumpkern-files";
 /// The dom0 hotplug script for the disk (tools/rumpx/dom0/block-rumpx).
 const SCRIPT: &str = "block-rumpx";
 /// The guest's static address on xenbr0.
@@ -22,104 +23,64 @@ const GUEST_IP: &str = "10.99.0.4";
 /// Files the guest writes: name, pattern seed, bytes.
 const NEW_FILES: &[(&str, u64, usize)] = &[("new1.bin", 11, 300_000), ("new2.txt", 12, 5_000)];
 
-fn tool(name: &str) -> Option<PathBuf> {
-    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.exists())
-}
-
-/// Runs a host command, its output on failure.
-fn host_run(cmd: &mut Command) -> Result<std::process::Output, String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(out)
-    } else {
-        Err(format!(
-            "{cmd:?}: {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
 fn pattern(seed: u64, n: usize) -> Vec<u8> {
     let mut v = vec![0u8; n];
     Pattern::new(seed).fill(0, &mut v);
     v
 }
 
-/// Makes the image on this host: the files (name, content) in its root.
-fn make_image(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<PathBuf, String> {
-    let (Some(mkfs), Some(debugfs)) = (tool("mke2fs"), tool("debugfs")) else {
-        return Err("e2fsprogs (mke2fs, debugfs) are not installed on this host".into());
-    };
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let img = dir.join("rumpkern-ext2.img");
-    std::fs::File::create(&img)
-        .and_then(|f| f.set_len(16 << 20))
-        .map_err(|e| format!("{}: {e}", img.display()))?;
-    host_run(
-        Command::new(mkfs)
-            .args(["-q", "-F", "-t", "ext2"])
-            .arg(&img)
-            .env("MKE2FS_CONFIG", "/etc/mke2fs.conf"),
-    )?;
-    for (name, data) in files {
-        let src = dir.join(name);
-        std::fs::write(&src, data).map_err(|e| format!("{}: {e}", src.display()))?;
-        host_run(
-            Command::new(&debugfs)
-                .arg("-w")
-                .arg("-R")
-                .arg(format!("write {} {name}", src.display()))
-                .arg(&img),
-        )?;
-    }
-    Ok(img)
-}
-
-pub(crate) fn rump_kernel_serves_tcp_and_ext2_on_xen(f: &Fixture) -> Verdict {
-    let dir = f.scratch.join("rumpkern");
-    let mut hello = Vec::new();
-    for i in 0..200 {
-        hello.extend_from_slice(
-            format!("line {i}: ext2 made by mke2fs, read by a rump kernel\n").as_bytes(),
-        );
-    }
-    let files = [("hello.txt", hello), ("data.bin", pattern(77, 200_000))];
-    let img = make_image(&dir, &files)?;
-    let shared = f
+/// Makes the image in dom0 (`mke2fs -t ext2 -d` over the files, passed
+/// through the share) on a loop device; the device's name.
+fn make_image_in_dom0(f: &Fixture, files: &[(&str, Vec<u8>)]) -> Result<String, String> {
+    let src = f
         .host
-        .install_tool(&img)
-        .map_err(|e| format!("passing the image to dom0: {e}"))?;
-    let after = Path::new("/share/tools/rumpkern-after.img");
+        .host_path(Path::new(SRC))
+        .ok_or("the share has no host path")?;
+    let _ = std::fs::remove_dir_all(&src);
+    std::fs::create_dir_all(&src).map_err(|e| format!("{}: {e}", src.display()))?;
+    for (name, data) in files {
+        let p = src.join(name);
+        std::fs::write(&p, data).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
     let made = f
         .host
         .dom0_exec(
             &format!(
                 "set -e\n\
                  rm -rf {DIR}; mkdir -p {DIR}\n\
-                 cp {img} {DIR}/disk.img\n\
-                 echo \"loop $(losetup -f --show {DIR}/disk.img)\"\n",
-                img = shared.display()
+                 dd if=/dev/zero of={DIR}/disk.img bs=1M count=0 seek=16 2>/dev/null\n\
+                 /sbin/mke2fs -q -F -t ext2 -d {SRC} {DIR}/disk.img\n\
+                 echo \"made: $(/sbin/debugfs -R 'ls -l /' {DIR}/disk.img 2>/dev/null | grep -c .) entries in /\"\n\
+                 echo \"loop $(losetup -f --show {DIR}/disk.img)\"\n"
             ),
             Duration::from_secs(120),
         )
-        .map_err(|e| format!("making the disk: {e}"))?;
-    let dev = made
-        .stdout
+        .map_err(|e| format!("making the disk in dom0: {e}"))?;
+    let _ = std::fs::remove_dir_all(&src);
+    if let Some(line) = made.stdout.lines().find(|l| l.starts_with("made: ")) {
+        println!("    dom0 mke2fs -d: {line}");
+    }
+    made.stdout
         .lines()
         .find_map(|l| l.strip_prefix("loop "))
         .map(|d| d.trim().to_string())
         .ok_or_else(|| {
             format!(
-                "dom0 could not make the disk: {}{}",
-                made.stdout, made.stderr
+                "dom0 could not make the disk (status {}): {}{}",
+                made.status, made.stdout, made.stderr
             )
-        })?;
+        })
+}
+
+pub(crate) fn rump_kernel_serves_tcp_and_ext2_on_xen(f: &Fixture) -> Verdict {
+    let mut hello = Vec::new();
+    for i in 0..200 {
+        hello.extend_from_slice(
+            format!("line {i}: ext2 made by mke2fs in dom0, read by a rump kernel\n").as_bytes(),
+        );
+    }
+    let files = [("hello.txt", hello), ("data.bin", pattern(77, 200_000))];
+    let dev = make_image_in_dom0(f, &files)?;
     let mut vif = Vif::on_bridge("xenbr0");
     vif.mac = Some("00:16:3e:52:00:04".into());
     let writes: Vec<String> = NEW_FILES
@@ -136,12 +97,25 @@ pub(crate) fn rump_kernel_serves_tcp_and_ext2_on_xen(f: &Fixture) -> Verdict {
         ))
         .timeout(Duration::from_secs(600));
     let probe = f.net_probe.display();
+    let disk_probe = f.disk_probe.display();
+    let cats: String = NEW_FILES
+        .iter()
+        .map(|(name, _, _)| {
+            format!(
+                "  /sbin/debugfs -R 'cat /{name}' {DIR}/disk.img > {DIR}/{name}.out 2>/dev/null \
+                   && echo \"debugfs-cat {name}: $({disk_probe} digest {DIR}/{name}.out)\"\n"
+            )
+        })
+        .collect();
     let script = format!(
         "{wait}set -o pipefail\n\
          finish() {{\n\
            timeout 60 xl shutdown -w rumpkern >/dev/null 2>&1 || xl destroy rumpkern >/dev/null 2>&1\n\
            for i in $(seq 600); do xl domid rumpkern >/dev/null 2>&1 || break; sleep 0.1; done\n\
-           losetup -d {dev} && cp {DIR}/disk.img {after} && echo 'image copied back'\n\
+           losetup -d {dev}\n\
+           /sbin/e2fsck -fn {DIR}/disk.img > {DIR}/fsck.log 2>&1; echo \"e2fsck-exit $?\"\n\
+           tail -n 1 {DIR}/fsck.log | sed 's/^/e2fsck: /'\n\
+         {cats}\
            rm -rf {DIR}\n\
          }}\n\
          trap finish EXIT\n\
@@ -152,7 +126,6 @@ pub(crate) fn rump_kernel_serves_tcp_and_ext2_on_xen(f: &Fixture) -> Verdict {
          echo \"first ping answered after $i tries\"\n\
          {probe} tcp-echo {GUEST_IP}:7 1048576 || exit 1\n",
         wait = wait_for_domain("rumpkern"),
-        after = after.display(),
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
     let out = &dom0.stdout;
@@ -192,57 +165,30 @@ pub(crate) fn rump_kernel_serves_tcp_and_ext2_on_xen(f: &Fixture) -> Verdict {
         "dom0's 1 MiB TCP echo did not come back whole",
         &outcome,
     ))?;
+    shown(expect_reason(&outcome, ShutdownReason::Poweroff))?;
+    // The image as the guest left it, checked in dom0.
+    for line in out
+        .lines()
+        .filter(|l| l.starts_with("e2fsck") || l.starts_with("debugfs-cat"))
+    {
+        println!("    dom0: {line}");
+    }
     shown(expect(
-        out.contains("image copied back"),
-        "dom0 did not copy the image back",
+        out.lines().any(|l| l.trim() == "e2fsck-exit 0"),
+        "dom0's e2fsck -fn is not clean on the guest's image",
         &outcome,
     ))?;
-    shown(expect_reason(&outcome, ShutdownReason::Poweroff))?;
-    // The image as the guest left it: e2fsck clean, the new files' bytes.
-    let back = f
-        .host
-        .host_path(after)
-        .ok_or("the share has no host path")?;
-    let fsck = tool("e2fsck").ok_or("no e2fsck on this host")?;
-    let checked = Command::new(fsck)
-        .arg("-fn")
-        .arg(&back)
-        .output()
-        .map_err(|e| format!("e2fsck: {e}"))?;
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    println!(
-        "    e2fsck -fn: exit {:?}, {}",
-        checked.status.code(),
-        said.lines().last().unwrap_or("")
-    );
-    if !checked.status.success() {
-        return Err(format!(
-            "e2fsck -fn is not clean on the guest's image:\n{said}"
-        ));
-    }
-    let debugfs = tool("debugfs").ok_or("no debugfs on this host")?;
     for (name, seed, bytes) in NEW_FILES {
-        let dumped = dir.join(format!("{name}.dumped"));
-        host_run(
-            Command::new(&debugfs)
-                .arg("-R")
-                .arg(format!("dump {name} {}", dumped.display()))
-                .arg(&back),
-        )?;
-        let got = std::fs::read(&dumped).map_err(|e| format!("{}: {e}", dumped.display()))?;
-        if got != pattern(*seed, *bytes) {
-            return Err(format!(
-                "{name} on the image: {} bytes, not the guest's {bytes}-byte pattern (seed {seed})",
-                got.len()
-            ));
-        }
-        println!("    {name}: {bytes} bytes on the image match the guest's pattern");
+        let want = format!(
+            "debugfs-cat {name}: disk-digest: bytes {bytes} fnv1a64 {:016x}",
+            fnv1a(&pattern(*seed, *bytes))
+        );
+        shown(expect(
+            out.lines().any(|l| l.trim() == want),
+            &format!("dom0's debugfs did not read the guest's {name} back ({want:?})"),
+            &outcome,
+        ))?;
     }
-    let _ = std::fs::remove_file(&back);
     Ok(())
 }
 

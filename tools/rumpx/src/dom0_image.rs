@@ -49,7 +49,9 @@ pub const HOST_PACKAGES: &[&str] = &[
     "libgcc-s1",
     "libncurses6",
     "libtinfo6",
+    "e2fsprogs",
     "libext2fs2",
+    "libss2",
     "libcom-err2",
     "liblzma5",
     "libuuid1",
@@ -119,6 +121,9 @@ const CHECKED_PROGRAMS: &[&str] = &[
     "usr/lib/xen-4.17/bin/xenstored",
     "usr/lib/xen-4.17/bin/xenconsoled",
     "usr/lib/xen-4.17/bin/xen-init-dom0",
+    "sbin/mke2fs",
+    "sbin/e2fsck",
+    "sbin/debugfs",
 ];
 
 /// Parts of the packages dom0 never uses (documentation, other boot files,
