@@ -538,12 +538,8 @@ fn release_disks(
     shared: &[PathBuf],
     report: &mut Report,
 ) {
-    if !loops.is_empty() {
-        let script = format!(
-            "for d in {}; do losetup -d $d || echo \"cannot free $d\"; done\nrm -rf {dom0_dir}\n",
-            loops.join(" ")
-        );
-        match host.dom0_exec(&script, Duration::from_secs(60)) {
+    if !loops.is_empty() || !shared.is_empty() {
+        match host.dom0_exec(&release_script(dom0_dir, loops), Duration::from_secs(60)) {
             Ok(out) if out.stdout.trim().is_empty() => {}
             Ok(out) => report
                 .notes
@@ -554,6 +550,17 @@ fn release_disks(
     for path in shared {
         let _ = fs::remove_file(path);
     }
+}
+
+/// The dom0 script that frees the scenario's loop devices (naming on
+/// stdout each one it cannot free) and removes dom0's copies of the images.
+fn release_script(dom0_dir: &str, loops: &[String]) -> String {
+    let quoted: Vec<String> = loops.iter().map(|d| quote(d)).collect();
+    format!(
+        "for d in {}; do losetup -d \"$d\" || echo \"cannot free $d\"; done\nrm -rf {}\n",
+        quoted.join(" "),
+        quote(dom0_dir)
+    )
 }
 
 /// Shell-quotes a word for bash.
@@ -990,6 +997,50 @@ mod tests {
             .output()
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "it's");
+    }
+
+    /// Against a stand-in `losetup` that cannot free /dev/loop7 (still
+    /// held by a guest): the others are freed, that one is named, the
+    /// folder goes.
+    #[test]
+    fn the_release_script_frees_every_loop_and_names_the_stuck_ones() {
+        let dir = std::env::temp_dir().join(format!("rumpx-release-{}", std::process::id()));
+        let images = dir.join("images");
+        fs::create_dir_all(&images).unwrap();
+        fs::write(images.join("a.img"), "").unwrap();
+        let log = dir.join("freed");
+        let losetup = dir.join("losetup");
+        fs::write(
+            &losetup,
+            format!(
+                "#!/bin/bash\n[ \"$2\" = /dev/loop7 ] && exit 1\necho \"$2\" >> {}\n",
+                log.display()
+            ),
+        )
+        .unwrap();
+        std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&losetup)
+            .status()
+            .unwrap();
+        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
+        let loops = ["/dev/loop3", "/dev/loop7", "/dev/loop4"].map(String::from);
+        let script = release_script(&images.display().to_string(), &loops);
+        let out = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .env("PATH", path)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "cannot free /dev/loop7\n"
+        );
+        assert_eq!(
+            fs::read_to_string(&log).unwrap(),
+            "/dev/loop3\n/dev/loop4\n"
+        );
+        assert!(!images.exists());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
