@@ -4,6 +4,8 @@
 
 pub mod background_guest;
 pub mod bench_blk;
+pub mod bench_http;
+pub mod bench_http_report;
 pub mod bench_net;
 pub mod bench_report;
 pub mod build_cache;
