@@ -22,7 +22,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicPtr, AtomicU8, Ordering};
 
-use rumpcore_net::{PollOutcome, Stack, StackConfig};
+use rumpcore_net::{PollOutcome, SocketHandle, Stack, StackConfig};
 use rumpuser_abi::{errno, RUMPUSER_VERSION};
 
 use crate::fd::{FdTable, File};
@@ -30,6 +30,7 @@ use crate::files::FsState;
 use crate::hyper;
 use crate::klock::{KCond, KGuard, KMutex};
 use crate::netif::VirtIf;
+use crate::waits::WaitList;
 use crate::{sched, sys};
 
 /// Everything the kernel mutex guards.
@@ -44,6 +45,8 @@ pub struct State {
     pub net_deadline: Option<u64>,
     /// Frames were delivered since the network thread last polled.
     pub rx_pending: bool,
+    /// Threads blocked in socket calls, each on its own cv.
+    pub waits: WaitList,
 }
 
 /// The kernel.
@@ -52,8 +55,6 @@ pub struct Kernel {
     pub state: KMutex<State>,
     /// Block devices, the mount and open files, under their own mutex.
     pub fs: KMutex<FsState>,
-    /// Broadcast whenever socket readiness or configuration changed.
-    pub events: KCond,
     /// Wakes the network thread (frames arrived, its deadline moved).
     pub net_wake: KCond,
 }
@@ -156,9 +157,9 @@ impl Kernel {
                 virt: Vec::new(),
                 net_deadline: None,
                 rx_pending: false,
+                waits: WaitList::default(),
             }),
             fs: KMutex::new(FsState::default()),
-            events: KCond::new(),
             net_wake: KCond::new(),
         }));
         crate::netthread::start(k)?;
@@ -199,29 +200,38 @@ impl Kernel {
         out
     }
 
-    /// Wakes socket waiters if a poll changed anything.
-    pub fn after_poll(&self, _st: &mut KGuard<'_, State>, out: &PollOutcome) {
+    /// Wakes the waiters of the sockets a poll gave new events (all of
+    /// them if the configuration changed).
+    pub fn after_poll(&self, st: &mut KGuard<'_, State>, out: &PollOutcome) {
         if !out.woken.is_empty() || out.config_changed {
-            self.events.broadcast();
+            st.waits.wake(&out.woken, out.config_changed);
         }
     }
 
-    /// Waits for a socket event until `deadline_ns` (None: no limit);
-    /// false once the deadline has passed.
-    pub fn wait_event(&self, st: &mut KGuard<'_, State>, deadline_ns: Option<u64>) -> bool {
-        match deadline_ns {
-            None => {
-                st.wait(&self.events);
-                true
-            }
-            Some(d) => {
-                let now = hyper::now_ns();
-                if now >= d {
-                    return false;
-                }
-                st.timedwait(&self.events, d - now);
-                true
+    /// Waits until one of the sockets `on` (empty: any socket) gains
+    /// events or the configuration changes, or until `deadline_ns` (None:
+    /// no limit); false once the deadline has passed.
+    pub fn wait_event(
+        &self,
+        st: &mut KGuard<'_, State>,
+        on: &[SocketHandle],
+        deadline_ns: Option<u64>,
+    ) -> bool {
+        let wait_ns = match deadline_ns {
+            None => None,
+            Some(d) => match d.checked_sub(hyper::now_ns()) {
+                Some(left) if left > 0 => Some(left),
+                _ => return false,
+            },
+        };
+        let t = st.waits.add(on);
+        match wait_ns {
+            None => st.wait(&t.cv),
+            Some(ns) => {
+                st.timedwait(&t.cv, ns);
             }
         }
+        st.waits.remove(t);
+        true
     }
 }

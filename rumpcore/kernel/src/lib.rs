@@ -13,7 +13,8 @@
 //! its own kernel mutexes, several per process if wanted ([`kernel`]);
 //! `virt` interfaces on a rumpcore-net stack ([`netif`]), driven by a
 //! network thread per kernel ([`netthread`]); a descriptor table
-//! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]);
+//! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]),
+//! whose blocked callers wait per socket ([`waits`]);
 //! etfs block devices over `rumpuser_bio` ([`blkdev`]) and one ext2
 //! mount with the file calls ([`files`]), NetBSD's `struct stat` and
 //! `struct dirent` ([`layout`]).
@@ -36,3 +37,4 @@ pub mod netthread;
 pub mod sched;
 pub mod sockcalls;
 mod sys;
+pub mod waits;

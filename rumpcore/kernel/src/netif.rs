@@ -180,7 +180,7 @@ pub fn dhcp_oneshot(k: &Kernel, name: &str) -> Result<(), i32> {
         if st.stack.dhcp_lease(ix).is_some() {
             return Ok(());
         }
-        if !out.config_changed && !k.wait_event(&mut st, Some(deadline)) {
+        if !out.config_changed && !k.wait_event(&mut st, &[], Some(deadline)) {
             return Err(errno::ETIMEDOUT);
         }
         out = Default::default();

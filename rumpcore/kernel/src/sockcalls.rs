@@ -1,7 +1,7 @@
 //! The socket system calls with NetBSD semantics on rumpcore-net: a
-//! blocking call sleeps on the kernel's event condition variable (rump CPU
-//! released) until the stack reports progress, a non-blocking one
-//! returns EAGAIN/EINPROGRESS.
+//! blocking call sleeps (rump CPU released) until the stack reports new
+//! events on its socket ([`crate::waits`]), a non-blocking one returns
+//! EAGAIN/EINPROGRESS.
 
 use alloc::vec::Vec;
 use core::net::SocketAddr;
@@ -20,6 +20,8 @@ pub const F_GETFL: i32 = 3;
 pub const F_SETFL: i32 = 4;
 /// `poll`: the descriptor is not open.
 pub const POLLNVAL: u16 = 0x20;
+/// A handle no socket has: what a `poll` without sockets waits for.
+const NO_SOCKET: SocketHandle = SocketHandle(u32::MAX);
 
 fn e(x: Errno) -> i32 {
     x.0
@@ -51,7 +53,7 @@ fn blocking<T>(
                 // Sleep only if that poll changed nothing (else its
                 // wake-up went out before we waited: retry at once).
                 if !progressed(&out) {
-                    k.wait_event(&mut st, None);
+                    k.wait_event(&mut st, &[h], None);
                 }
             }
             r => return r.map_err(e),
@@ -120,7 +122,7 @@ pub fn connect(k: &Kernel, fd: i32, addr: SocketAddr) -> Result<(), i32> {
     }
     loop {
         if !progressed(&out) {
-            k.wait_event(&mut st, None);
+            k.wait_event(&mut st, &[h], None);
         }
         match st.stack.connect(h, addr) {
             Err(Errno::EALREADY) => {}
@@ -160,7 +162,7 @@ pub fn sendto(k: &Kernel, fd: i32, data: &[u8], to: Option<SocketAddr>) -> Resul
             return Ok(done);
         }
         if !progressed(&out) {
-            k.wait_event(&mut st, None);
+            k.wait_event(&mut st, &[h], None);
         }
     }
 }
@@ -263,7 +265,24 @@ pub fn poll(k: &Kernel, reqs: &[PollReq], timeout_ms: i32) -> Result<Vec<u16>, i
                 }
             })
             .collect();
-        if revents.iter().any(|&r| r != 0) || !k.wait_event(&mut st, deadline) {
+        if revents.iter().any(|&r| r != 0) {
+            return Ok(revents);
+        }
+        let on: Vec<SocketHandle> = reqs
+            .iter()
+            .filter_map(|r| match st.fds.get(r.fd) {
+                Ok(File::Socket(h)) if r.fd >= 0 => Some(h),
+                _ => None,
+            })
+            .collect();
+        // No socket to wait for (only a timeout): `on` must not be empty,
+        // which would mean "any event".
+        let on = if on.is_empty() {
+            &[NO_SOCKET][..]
+        } else {
+            &on[..]
+        };
+        if !k.wait_event(&mut st, on, deadline) {
             return Ok(revents);
         }
     }

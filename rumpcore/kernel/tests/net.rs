@@ -1,7 +1,8 @@
 //! The kernel's network side through its client ABI symbols, called as a
 //! C client would, against a peer rumpcore-net stack on the far end of the
 //! hosted `virt0` socket pair: TCP echo, UDP, refused connect, non-blocking
-//! accept, poll, the kernel as a TCP client, 100 concurrent connections.
+//! accept, poll, the kernel as a TCP client, 100 concurrent connections
+//! served through poll and 500 served by a blocking thread each.
 //! One kernel per process: everything runs from one test function.
 
 mod common;
@@ -71,7 +72,7 @@ fn peer_exchange(peer: &Peer, conns: &[(SocketHandle, Vec<u8>)]) -> Vec<Vec<u8>>
     let mut sent = vec![0usize; conns.len()];
     let mut got: Vec<Vec<u8>> = vec![Vec::new(); conns.len()];
     let mut buf = vec![0u8; 65536];
-    peer.until(Duration::from_secs(20), |s: &mut Stack| {
+    peer.until(Duration::from_secs(60), |s: &mut Stack| {
         for (i, (h, data)) in conns.iter().enumerate() {
             if sent[i] < data.len() {
                 match s.write(*h, &data[sent[i]..]) {
@@ -439,6 +440,75 @@ fn many(peer: &Arc<Peer>, n: usize) {
     });
 }
 
+/// `n` connections open at once, each served by its own kernel thread
+/// blocking in accept, read and write (the case where one broadcast per
+/// event would wake every waiter): all echo byte-exact.
+fn many_threads(peer: &Arc<Peer>, n: usize) {
+    let started = std::time::Instant::now();
+    let lfd = kernel_listener("10.0.0.2:9100", n as i32);
+    let servers: Vec<_> = (0..n)
+        .map(|_| {
+            std::thread::spawn(move || {
+                // SAFETY: null name/len are allowed.
+                let c = unsafe {
+                    rump___sysimpl_accept(lfd, std::ptr::null_mut(), std::ptr::null_mut())
+                };
+                assert!(c >= 0, "accept: errno {}", errno());
+                let mut buf = vec![0u8; 2048];
+                let mut echoed = 0;
+                loop {
+                    // SAFETY: a valid buffer.
+                    let m = unsafe {
+                        rump___sysimpl_read(c, buf.as_mut_ptr() as *mut c_void, buf.len())
+                    };
+                    assert!(m >= 0, "read: errno {}", errno());
+                    if m == 0 {
+                        break;
+                    }
+                    kwrite_all(c, &buf[..m as usize]);
+                    echoed += m as usize;
+                }
+                assert_eq!(kclose(c), 0);
+                echoed
+            })
+        })
+        .collect();
+    let conns: Vec<(SocketHandle, Vec<u8>)> = peer.until(T, |s| {
+        Some(
+            (0..n)
+                .map(|i| {
+                    let h = s.socket(2, 1).unwrap();
+                    assert_eq!(s.connect(h, addr("10.0.0.2:9100")), Err(Errno::EINPROGRESS));
+                    (h, pattern(2000 + i * 7, i + 5))
+                })
+                .collect(),
+        )
+    });
+    let got = peer_exchange(peer, &conns);
+    for (i, ((_, d), g)) in conns.iter().zip(&got).enumerate() {
+        assert!(d == g, "connection {i}: echo differs");
+    }
+    peer.until(T, |s| {
+        for (h, _) in &conns {
+            s.shutdown(*h, 1).unwrap();
+        }
+        Some(())
+    });
+    let echoed: usize = servers.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(echoed, conns.iter().map(|(_, d)| d.len()).sum::<usize>());
+    assert_eq!(kclose(lfd), 0);
+    peer.until(T, |s| {
+        for (h, _) in &conns {
+            s.close(*h).unwrap();
+        }
+        Some(())
+    });
+    println!(
+        "{n} connections, one blocking kernel thread each: {echoed} bytes echoed in {:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn network() {
     // SAFETY: client calls with NUL-terminated strings.
@@ -477,4 +547,5 @@ fn network() {
     nonblocking_and_poll(&peer);
     kernel_client(&peer);
     many(&peer, 100);
+    many_threads(&peer, 500);
 }
