@@ -27,9 +27,10 @@ fn e(x: Errno) -> i32 {
     x.0
 }
 
-/// Whether a poll gave any socket new events (or changed configuration).
-fn progressed(out: &PollOutcome) -> bool {
-    !out.woken.is_empty() || out.config_changed
+/// Whether a poll gave socket `h` new events (its wake-up went out
+/// before the caller waited: retry at once rather than sleep).
+fn progressed(out: &PollOutcome, h: SocketHandle) -> bool {
+    out.woken.contains(&h)
 }
 
 fn nonblocking(st: &State, h: SocketHandle) -> Result<bool, i32> {
@@ -46,17 +47,18 @@ fn blocking<T>(
     let mut st = k.state.lock();
     let h = st.fds.socket(fd)?;
     loop {
-        let r = op(&mut st, h);
-        let out = k.poll(&mut st);
-        match r {
+        match op(&mut st, h) {
             Err(Errno::EAGAIN) if !nonblocking(&st, h)? => {
-                // Sleep only if that poll changed nothing (else its
-                // wake-up went out before we waited: retry at once).
-                if !progressed(&out) {
-                    k.wait_event(&mut st, &[h], None);
-                }
+                // The attempt changed nothing: sleep until a poll (the
+                // network thread's or a call's) gives this socket events.
+                // The mutex is held from the attempt to the wait, so no
+                // wake-up is missed, and a retry costs no protocol run.
+                k.wait_event(&mut st, &[h], None);
             }
-            r => return r.map_err(e),
+            r => {
+                k.poll(&mut st);
+                return r.map_err(e);
+            }
         }
     }
 }
@@ -121,7 +123,7 @@ pub fn connect(k: &Kernel, fd: i32, addr: SocketAddr) -> Result<(), i32> {
         Err(x) => return Err(x.0),
     }
     loop {
-        if !progressed(&out) {
+        if !progressed(&out, h) {
             k.wait_event(&mut st, &[h], None);
         }
         match st.stack.connect(h, addr) {
@@ -161,7 +163,7 @@ pub fn sendto(k: &Kernel, fd: i32, data: &[u8], to: Option<SocketAddr>) -> Resul
         if nonblocking(&st, h)? {
             return Ok(done);
         }
-        if !progressed(&out) {
+        if !progressed(&out, h) {
             k.wait_event(&mut st, &[h], None);
         }
     }
@@ -180,7 +182,11 @@ pub fn shutdown(k: &Kernel, fd: i32, how: i32) -> Result<(), i32> {
 pub fn close(k: &Kernel, fd: i32) -> Result<(), i32> {
     let mut st = k.state.lock();
     match st.fds.remove(fd)? {
-        File::Socket(h) => st.stack.close(h).map_err(e)?,
+        File::Socket(h) => {
+            st.stack.close(h).map_err(e)?;
+            // Threads still blocked on it retry and find it gone (EBADF).
+            st.waits.wake(&[h], false);
+        }
         File::Vnode(id) => {
             drop(st);
             return crate::files::close(k, id);
