@@ -252,8 +252,8 @@ pub fn run(options: &HttpBenchOptions, progress: &mut dyn FnMut(&str)) -> Result
         }
         subjects[1].figures.image = Some(linux_image_size(&cache, &linux)?);
         for subject in &subjects {
-            if let Some(spec) = &subject.base {
-                job::check_kernel(spec)?;
+            if let Some(spec) = subject.spec("timed", options.memory_mib) {
+                job::check_kernel(&spec)?;
             }
         }
         measure_on_host(options, &mut subjects, &probe_tool, &image, site, progress)?;
@@ -324,7 +324,8 @@ fn measure_on_host(
 fn images_script(image: &Path) -> String {
     format!(
         "set -e\nrm -rf {DIR}\nmkdir -p {DIR}\ncp {} {}\ncp {} {}\n\
-         echo 100 > /proc/sys/net/ipv4/neigh/{BRIDGE}/retrans_time_ms\nls -l {DIR}\n",
+         echo 100 > /proc/sys/net/ipv4/neigh/{BRIDGE}/retrans_time_ms || \
+         echo 'dom0 keeps its default ARP retry time'\nls -l {DIR}\n",
         image.display(),
         ROLES[0].image,
         image.display(),
@@ -638,6 +639,16 @@ fn serve<T>(
     })
 }
 
+/// The dom0 script running `command` under `timeout`, saying so when it
+/// was stopped (GNU timeout exits 124, busybox's 143).
+fn limited_script(command: &str, limit: Duration) -> String {
+    let secs = limit.as_secs().max(1);
+    format!(
+        "timeout {secs} {command}\nstatus=$?\n\
+         case $status in 124|143) echo \"did not finish in {secs} s\" >&2 ;; esac\nexit $status\n"
+    )
+}
+
 /// Runs a probe command in dom0 under `timeout LIMIT`; its stdout, and
 /// what it said when it failed.
 fn probe_run(
@@ -645,11 +656,7 @@ fn probe_run(
     command: &str,
     limit: Duration,
 ) -> std::result::Result<(String, Option<String>), String> {
-    let secs = limit.as_secs().max(1);
-    let script = format!(
-        "timeout {secs} {command}\nstatus=$?\n\
-         [ $status -eq 124 ] && echo \"did not finish in {secs} s\" >&2\nexit $status\n"
-    );
+    let script = limited_script(command, limit);
     let out = host
         .dom0_exec(&script, limit + Duration::from_secs(60))
         .map_err(|e| e.to_string())?;
@@ -863,7 +870,16 @@ mod tests {
         assert!(wait.contains("= 'bench-http-linux-m96' ]"), "{wait}");
         let images = images_script(Path::new("/share/tools/site.img"));
         assert!(images.contains("cp /share/tools/site.img /run/rumpx-bench-http/linux.img\n"));
-        for script in [wait, images] {
+        assert!(
+            images.contains("retrans_time_ms || echo 'dom0 keeps its default ARP retry time'\n"),
+            "{images}"
+        );
+        let limited = limited_script("/p get http://x/", Duration::from_secs(600));
+        assert!(
+            limited.starts_with("timeout 600 /p get http://x/\n"),
+            "{limited}"
+        );
+        for script in [wait, images, limited] {
             let parsed = Command::new("bash")
                 .args(["-n", "-c", &script])
                 .status()
