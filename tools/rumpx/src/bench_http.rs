@@ -565,6 +565,18 @@ fn wait_script(probe: &Path, name: &str, ip: &str, url: &str, limit: Duration) -
     )
 }
 
+/// The dom0 script that stops the wait for guest `name` (which may not
+/// have written its pid file yet when the guest ended at once).
+fn stop_wait_script(name: &str) -> String {
+    format!(
+        "for i in $(seq 300); do\n\
+         \x20   [ -s {DIR}/wait-{name}.pid ] && {{ kill $(cat {DIR}/wait-{name}.pid) 2>/dev/null; exit 0; }}\n\
+         \x20   sleep 0.1\n\
+         done\n\
+         exit 0\n"
+    )
+}
+
 /// Seconds from `xl create` to the first 200, from the wait script's output.
 fn first_200_after_create(stdout: &str) -> std::result::Result<f64, String> {
     let stamp = |key: &str| -> Option<f64> {
@@ -604,8 +616,7 @@ fn serve<T>(
         let mut stopped_wait = false;
         while !waiter.is_finished() {
             if !stopped_wait && guest.has_ended() {
-                let kill = format!("kill $(cat {DIR}/wait-{name}.pid) 2>/dev/null\nexit 0\n");
-                let _ = host.dom0_exec(&kill, Duration::from_secs(60));
+                let _ = host.dom0_exec(&stop_wait_script(name), Duration::from_secs(90));
                 stopped_wait = true;
             }
             thread::sleep(Duration::from_millis(100));
@@ -879,7 +890,12 @@ mod tests {
             limited.starts_with("timeout 600 /p get http://x/\n"),
             "{limited}"
         );
-        for script in [wait, images, limited] {
+        let stop = stop_wait_script("bench-http-rumpx-m8");
+        assert!(
+            stop.contains("kill $(cat /run/rumpx-bench-http/wait-bench-http-rumpx-m8.pid)"),
+            "{stop}"
+        );
+        for script in [wait, images, limited, stop] {
             let parsed = Command::new("bash")
                 .args(["-n", "-c", &script])
                 .status()
