@@ -79,7 +79,7 @@ impl Default for HttpBenchOptions {
             conns: 20,
             requests: 2000,
             rumpx_memory_steps: vec![64, 32, 24, 16, 12, 8],
-            linux_memory_steps: vec![128, 96, 64, 48],
+            linux_memory_steps: vec![128, 96, 80, 64, 48],
             linux_type: GuestType::Pvh,
             ready_timeout: Duration::from_secs(240),
             host: HostOptions::default(),

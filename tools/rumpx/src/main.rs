@@ -135,7 +135,7 @@ struct HttpArgs {
     #[arg(long, value_delimiter = ',', default_value = "64,32,24,16,12,8")]
     rumpx_steps: Vec<u32>,
     /// memory= sizes (MiB) tried for the Linux DomU, largest first.
-    #[arg(long, value_delimiter = ',', default_value = "128,96,64,48")]
+    #[arg(long, value_delimiter = ',', default_value = "128,96,80,64,48")]
     linux_steps: Vec<u32>,
     /// Boot the Linux DomU as PV instead of PVH.
     #[arg(long)]
