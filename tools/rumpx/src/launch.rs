@@ -38,6 +38,8 @@ const FOREVER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 const DHCP_MAC: &str = "00:16:3e:52:00:64";
 /// See [`DHCP_MAC`].
 const DHCP_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
+/// Where dom0's udhcpd logs (in the share: kept with RUMPX_KEEP_SHARE).
+const DHCP_LOG: &str = "/share/state/udhcpd.log";
 /// Where dom0 of the test host keeps staged disk images (a tmpfs).
 const DOM0_DISK_DIR: &str = "/run/rumpx-run";
 
@@ -527,7 +529,8 @@ fn start_dhcp(host: &TestHost) -> Result<bool> {
          printf 'start 10.99.0.100\\nend 10.99.0.199\\ninterface xenbr0\\nlease_file %s/leases\\n\
          pidfile %s/pid\\noption subnet 255.255.255.0\\noption router 10.99.0.1\\noption lease 3600\\n\
          static_lease {DHCP_MAC} {DHCP_ADDRESS}\\n' $d $d > $d/conf\n\
-         nohup busybox udhcpd -f $d/conf > $d/log 2>&1 < /dev/null &\n\
+         busybox udhcpd -f $d/conf > {DHCP_LOG} 2>&1 < /dev/null &\n\
+         sleep 0.5; kill -0 $! || {{ echo \"udhcpd ended: $(tail -n 3 {DHCP_LOG})\" >&2; exit 1; }}\n\
          echo started\n"
         ),
         Duration::from_secs(60),
@@ -638,7 +641,7 @@ fn run_on_host(
         }
         let out = host.dom0_exec(
             &format!(
-                "nohup {} {args} > {} 2>&1 < /dev/null &\necho \"pid $!\"\n",
+                "{} {args} > {} 2>&1 < /dev/null &\necho \"pid $!\"\n",
                 tool.display(),
                 log.display()
             ),
