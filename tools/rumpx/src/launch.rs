@@ -706,6 +706,9 @@ fn watcher_line(
     progress: &mut dyn FnMut(&str),
 ) {
     if let Some(value) = line.strip_prefix("ready ") {
+        if ready.seen {
+            return;
+        }
         match (parse_ready(value), guest_addr) {
             (Some((proto, mut addr)), Some(known)) if addr.ip().is_unspecified() => {
                 addr.set_ip(known);
@@ -805,6 +808,50 @@ mod tests {
         assert_eq!(back.disks, [want]);
         assert!(text.contains("on_poweroff = \"destroy\""), "{text}");
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_guest_on_dhcp_is_shown_at_its_lease() {
+        let plan = Plan {
+            spec: GuestSpec::new("web", "/k"),
+            disks: Vec::new(),
+            net: Some(NetArg::default()),
+            service_port: Some(80),
+            forward: Some("8080:80".parse().unwrap()),
+        };
+        let mut said = Vec::new();
+        let mut ready = Readiness {
+            started: Instant::now(),
+            seen: false,
+        };
+        let lease = Some(DHCP_ADDRESS);
+        let mut progress = |s: &str| said.push(s.to_string());
+        watcher_line("listening 8080", &plan, lease, &mut ready, &mut progress);
+        watcher_line(
+            "ready http 0.0.0.0:80",
+            &plan,
+            lease,
+            &mut ready,
+            &mut progress,
+        );
+        watcher_line(
+            "ready http 0.0.0.0:80",
+            &plan,
+            lease,
+            &mut ready,
+            &mut progress,
+        );
+        watcher_line("error no route", &plan, lease, &mut ready, &mut progress);
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(
+            said[0].starts_with("ready: http 10.99.0.100:80 after "),
+            "{said:?}"
+        );
+        assert_eq!(
+            said[1],
+            "forwarding 127.0.0.1:8080 to the guest: http://127.0.0.1:8080/"
+        );
+        assert_eq!(said[2], "forwarder: no route");
     }
 
     #[test]
