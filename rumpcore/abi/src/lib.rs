@@ -1,8 +1,13 @@
-//! rumpuser-abi: the rump kernel hypercall interface (`rumpuser` version 17
-//! plus NetBSD's `virt` network-interface hypercalls) as C-ABI Rust types
-//! and constants.
+//! rumpuser-abi: both C ABIs of a rump kernel, as Rust types and
+//! constants: the hypercall interface below it (`rumpuser` version 17
+//! plus NetBSD's `virt` network-interface hypercalls) and, in [`client`],
+//! the layouts and numbers of the client ABI above it (`rump___sysimpl_*`,
+//! `rump_pub_*`: `struct stat`, `struct dirent`, `struct pollfd`,
+//! `sockaddr_in`/`sockaddr_in6`, flags and options), which the kernel fills
+//! and the client reads.
 //!
-//! This crate only *defines* the interface; it implements nothing. The Xen
+//! This crate only *defines* the interfaces (plus the byte-level packing
+//! and checked parsing of the client layouts); it implements no calls. The Xen
 //! and hosted platforms export every symbol in [`HYPERCALLS`] with the
 //! signatures given by the type aliases in [`sig`]; a rump kernel (NetBSD's
 //! components or the project's Rust kernel) calls them and supplies a
@@ -12,6 +17,7 @@
 //! Facts come from `shared/rumpuser-abi.md`.
 #![no_std]
 
+pub mod client;
 pub mod consts;
 pub mod errno;
 pub mod hyperup;

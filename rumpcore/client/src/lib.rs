@@ -2,8 +2,8 @@
 //! client ABI.
 //!
 //! It reaches the kernel **only** through the C symbols a NetBSD rump
-//! kernel exports (`rump_init`, `rump_pub_*`, `rump___sysimpl_*`, see
-//! the private `sys` module) and reads the per-thread errno the kernel set with
+//! kernel exports (`rump_init`, `rump_pub_*`, `rump___sysimpl_*`, declared
+//! once in [`sys`]) and reads the per-thread errno the kernel set with
 //! `rumpuser_seterrno` from the platform (`rumpuser_geterrno`). So the same
 //! client works whichever kernel is linked into the image: the project's
 //! rumpcore-kernel or NetBSD's own components.
@@ -27,7 +27,7 @@ mod fd;
 pub mod fs;
 pub mod net;
 pub mod netconfig;
-mod sys;
+pub mod sys;
 
 pub use error::{Error, Result};
 pub use fd::RawFd;

@@ -62,13 +62,13 @@ impl Socket {
     }
 
     fn name(&self, call: NameCall) -> Result<SocketAddr> {
-        let mut sa = SockaddrBuf::default();
-        let mut len = sa.bytes.len() as u32;
-        // SAFETY: `sa` is writable for `len` bytes and `len` is writable;
-        // `call` is one of the client ABI's name calls.
-        check(unsafe { call(self.fd(), sa.bytes.as_mut_ptr(), &mut len) })?;
-        sa.decode(len)
-            .ok_or(Error::BadReply("socket address of an unknown family"))
+        let what = "socket address of an unknown family";
+        with_addr_out(what, |sa, len| {
+            // SAFETY: `sa` is writable for `*len` bytes and `len` is
+            // writable; `call` is one of the client ABI's name calls.
+            check(unsafe { call(self.fd(), sa, len) })
+        })
+        .map(|(_, a)| a)
     }
 
     fn local_addr(&self) -> Result<SocketAddr> {
@@ -103,6 +103,44 @@ impl Socket {
     }
 }
 
+/// The calls every socket kind offers, each passed to its [`Socket`]:
+/// `local_addr`, `set_nonblocking` and `as_raw_fd`, with the kind's own
+/// doc lines.
+macro_rules! socket_basics {
+    ($ty:ident, $local_doc:literal, $nonblocking_doc:literal) => {
+        impl $ty {
+            #[doc = $local_doc]
+            pub fn local_addr(&self) -> Result<SocketAddr> {
+                self.0.local_addr()
+            }
+
+            #[doc = $nonblocking_doc]
+            pub fn set_nonblocking(&self, on: bool) -> Result<()> {
+                self.0.set_nonblocking(on)
+            }
+
+            /// The descriptor, for [`poll`].
+            pub fn as_raw_fd(&self) -> RawFd {
+                self.0.fd()
+            }
+        }
+    };
+}
+
+/// Makes `call`, which stores a socket address (`accept`, `recvfrom`,
+/// `getsockname`, `getpeername`), into fresh room: its result and the
+/// address; a `BadReply` saying `what` if the address is unusable.
+fn with_addr_out<T>(
+    what: &'static str,
+    call: impl FnOnce(*mut u8, &mut u32) -> Result<T>,
+) -> Result<(T, SocketAddr)> {
+    let mut sa = SockaddrBuf::default();
+    let mut len = sa.bytes.len() as u32;
+    let r = call(sa.bytes.as_mut_ptr(), &mut len)?;
+    let addr = sa.decode(len).ok_or(Error::BadReply(what))?;
+    Ok((r, addr))
+}
+
 /// A listening TCP socket.
 #[derive(Debug)]
 pub struct TcpListener(Socket);
@@ -126,32 +164,12 @@ impl TcpListener {
 
     /// Waits for (or, non-blocking, takes: EAGAIN if none) a connection.
     pub fn accept(&self) -> Result<(TcpStream, SocketAddr)> {
-        let mut sa = SockaddrBuf::default();
-        let mut len = sa.bytes.len() as u32;
-        // SAFETY: `sa` is writable for `len` bytes and `len` is writable.
-        let fd = check(unsafe {
-            sys::rump___sysimpl_accept(self.0.fd(), sa.bytes.as_mut_ptr(), &mut len)
-        })?;
-        let stream = TcpStream(Socket(OwnedFd::new(fd)));
-        let peer = sa
-            .decode(len)
-            .ok_or(Error::BadReply("accept gave an unknown address family"))?;
-        Ok((stream, peer))
-    }
-
-    /// The address it listens on.
-    pub fn local_addr(&self) -> Result<SocketAddr> {
-        self.0.local_addr()
-    }
-
-    /// Makes `accept` return EAGAIN instead of waiting.
-    pub fn set_nonblocking(&self, on: bool) -> Result<()> {
-        self.0.set_nonblocking(on)
-    }
-
-    /// The descriptor, for [`poll`].
-    pub fn as_raw_fd(&self) -> RawFd {
-        self.0.fd()
+        with_addr_out("accept gave an unknown address family", |sa, len| {
+            // SAFETY: `sa` is writable for `*len` bytes and `len` is
+            // writable.
+            let fd = check(unsafe { sys::rump___sysimpl_accept(self.0.fd(), sa, len) })?;
+            Ok(TcpStream(Socket(OwnedFd::new(fd))))
+        })
     }
 }
 
@@ -205,21 +223,6 @@ impl TcpStream {
     pub fn peer_addr(&self) -> Result<SocketAddr> {
         self.0.name(sys::rump___sysimpl_getpeername)
     }
-
-    /// This end's address.
-    pub fn local_addr(&self) -> Result<SocketAddr> {
-        self.0.local_addr()
-    }
-
-    /// Makes reads and writes return EAGAIN instead of waiting.
-    pub fn set_nonblocking(&self, on: bool) -> Result<()> {
-        self.0.set_nonblocking(on)
-    }
-
-    /// The descriptor, for [`poll`].
-    pub fn as_raw_fd(&self) -> RawFd {
-        self.0.fd()
-    }
 }
 
 /// A UDP socket.
@@ -253,52 +256,38 @@ impl UdpSocket {
     /// Receives one datagram (waits unless non-blocking): its length
     /// (truncated to `buf`) and sender.
     pub fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, SocketAddr)> {
-        let mut sa = SockaddrBuf::default();
-        let mut len = sa.bytes.len() as u32;
-        // SAFETY: `buf` and `sa` are writable for their lengths, `len` is
-        // writable.
-        let n = check_size(unsafe {
-            sys::rump___sysimpl_recvfrom(
-                self.0.fd(),
-                buf.as_mut_ptr() as *mut c_void,
-                buf.len(),
-                0,
-                sa.bytes.as_mut_ptr(),
-                &mut len,
-            )
-        })?;
-        let from = sa
-            .decode(len)
-            .ok_or(Error::BadReply("recvfrom gave no sender address"))?;
-        Ok((n, from))
-    }
-
-    /// The address it is bound to.
-    pub fn local_addr(&self) -> Result<SocketAddr> {
-        self.0.local_addr()
-    }
-
-    /// Makes `recv_from` return EAGAIN instead of waiting.
-    pub fn set_nonblocking(&self, on: bool) -> Result<()> {
-        self.0.set_nonblocking(on)
-    }
-
-    /// The descriptor, for [`poll`].
-    pub fn as_raw_fd(&self) -> RawFd {
-        self.0.fd()
+        with_addr_out("recvfrom gave no sender address", |sa, len| {
+            // SAFETY: `buf` is writable for its length, `sa` for `*len`
+            // bytes, and `len` is writable.
+            check_size(unsafe {
+                sys::rump___sysimpl_recvfrom(
+                    self.0.fd(),
+                    buf.as_mut_ptr() as *mut c_void,
+                    buf.len(),
+                    0,
+                    sa,
+                    len,
+                )
+            })
+        })
     }
 }
 
-impl PollFd {
-    /// Asks for `events` (`POLLIN`, `POLLOUT`) on `fd`.
-    pub fn new(fd: RawFd, events: i16) -> PollFd {
-        PollFd {
-            fd,
-            events,
-            revents: 0,
-        }
-    }
-}
+socket_basics!(
+    TcpListener,
+    "The address it listens on.",
+    "Makes `accept` return EAGAIN instead of waiting."
+);
+socket_basics!(
+    TcpStream,
+    "This end's address.",
+    "Makes reads and writes return EAGAIN instead of waiting."
+);
+socket_basics!(
+    UdpSocket,
+    "The address it is bound to.",
+    "Makes `recv_from` return EAGAIN instead of waiting."
+);
 
 /// Waits until one of `fds` is ready or `timeout_ms` passes (negative:
 /// no limit); fills in each `revents` and returns how many have events

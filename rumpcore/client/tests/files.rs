@@ -6,8 +6,8 @@
 //! `debugfs` reads the client's bytes; a read-only remount reads them and
 //! refuses writes. One kernel per process: everything runs from one test.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "../../ext2/tests/common/mod.rs"]
+mod e2;
 
 use rumpcore_client::fs::{self, File, FileType, OpenOptions, SeekFrom};
 use rumpcore_client::{boot, Error};
@@ -16,20 +16,7 @@ use rumpcore_client::{boot, Error};
 extern crate rumpcore_kernel;
 extern crate rumpuser_hosted;
 
-const ENOENT: i32 = 2;
-const EBUSY: i32 = 16;
-const EEXIST: i32 = 17;
-const ENOTDIR: i32 = 20;
-const EINVAL: i32 = 22;
-const EROFS: i32 = 30;
-const ENOTEMPTY: i32 = 66;
-
-fn tool(name: &str) -> Option<PathBuf> {
-    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.exists())
-}
+use rumpuser_abi::errno::{EBUSY, EEXIST, EINVAL, ENOENT, ENOTDIR, ENOTEMPTY, EROFS};
 
 fn pattern(n: usize, salt: u8) -> Vec<u8> {
     (0..n)
@@ -39,17 +26,6 @@ fn pattern(n: usize, salt: u8) -> Vec<u8> {
 
 fn errno<T: std::fmt::Debug>(r: Result<T, Error>) -> i32 {
     r.unwrap_err().errno().expect("a kernel errno")
-}
-
-fn host(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run a host tool");
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?}: {said}");
-    said
 }
 
 /// Writes, reads and inspects files under /mnt.
@@ -190,24 +166,11 @@ fn file_work(big: &[u8]) {
 
 #[test]
 fn files_on_ext2() {
-    let (Some(mkfs), Some(fsck), Some(debugfs)) = (tool("mke2fs"), tool("e2fsck"), tool("debugfs"))
-    else {
-        eprintln!("SKIPPED files_on_ext2: e2fsprogs not installed");
+    if !e2::have_tools("files_on_ext2") {
         return;
-    };
-    let dir = std::env::temp_dir().join(format!("rumpcore-client-files-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let img = dir.join("disk.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(16 << 20)
-        .unwrap();
-    host(
-        Command::new(mkfs)
-            .args(["-q", "-F", "-t", "ext2"])
-            .arg(&img),
-    );
+    }
+    let dir = e2::temp_dir("client-files");
+    let img = e2::mkfs_default(&dir, 16);
     let img_str = img.to_str().unwrap();
 
     boot::init().expect("rump_init");
@@ -225,17 +188,10 @@ fn files_on_ext2() {
     drop(held);
     boot::unmount("/mnt").expect("unmount");
 
-    let said = host(Command::new(&fsck).arg("-fn").arg(&img));
+    let (code, said) = e2::e2fsck(&img, "-fn");
+    assert_eq!(code, 0, "e2fsck -fn: {said}");
     assert!(!said.contains("Fix?"), "e2fsck -fn: {said}");
-    let cat = |name: &str| {
-        let out = Command::new(&debugfs)
-            .arg("-R")
-            .arg(format!("cat {name}"))
-            .arg(&img)
-            .output()
-            .unwrap();
-        out.stdout
-    };
+    let cat = |name: &str| e2::debugfs_cat(&img, name);
     assert_eq!(cat("/small.txt"), b"hello from the client\nmore\n");
     let b = cat("/d/big.bin");
     assert_eq!(b.len(), 3000);

@@ -8,40 +8,17 @@
 #[path = "../../kernel/tests/common/mod.rs"]
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Peer;
+use common::{addr, pattern, Peer};
 use rumpcore_client::net::{poll, PollFd, Shutdown, TcpListener, TcpStream, UdpSocket};
 use rumpcore_client::net::{POLLIN, POLLNVAL};
 use rumpcore_client::{boot, netconfig, Error};
 use rumpcore_net::{Errno, SocketHandle};
+use rumpuser_abi::errno::{ECONNREFUSED, EEXIST, EINVAL, ENXIO};
 
 const T: Duration = Duration::from_secs(20);
-const ENXIO: i32 = 6;
-const EEXIST: i32 = 17;
-const EINVAL: i32 = 22;
-const ECONNREFUSED: i32 = 61;
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn pattern(n: usize, salt: usize) -> Vec<u8> {
-    (0..n).map(|i| ((i * 31 + salt * 7) % 251) as u8).collect()
-}
-
-/// A peer TCP connection to `a`, established.
-fn peer_connect(peer: &Peer, a: &str) -> SocketHandle {
-    let h = peer.until(T, |s| {
-        let h = s.socket(2, 1).unwrap();
-        assert_eq!(s.connect(h, addr(a)), Err(Errno::EINPROGRESS));
-        Some(h)
-    });
-    peer.until(T, |s| s.is_connected(h).unwrap().then_some(()));
-    h
-}
 
 /// Sends `data` on the peer connection `h`, then reads until `want`
 /// bytes came back or the stream ended.
@@ -119,7 +96,7 @@ fn tcp_echo(peer: &Arc<Peer>) {
         total
     });
     let data = pattern(256 * 1024, 1);
-    let h = peer_connect(peer, "10.0.0.2:7");
+    let h = peer.connect_to("10.0.0.2:7", T);
     let back = {
         let mut sent = 0;
         let mut got = Vec::new();

@@ -16,40 +16,19 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use rumpcore_ext2::{DirEntry, Fs, FsError, Ino, OpenFlags};
+use rumpuser_abi::client::{self as abi, Stat};
 use rumpuser_abi::{errno, RUMPUSER_CLOCK_RELWALL};
 
 use crate::blkdev::BioDev;
 use crate::fd::File;
 use crate::kernel::Kernel;
-use crate::layout::{self, Stat};
+use crate::layout;
 use crate::sys;
 
-/// etfs type: a block device.
-pub const RUMP_ETFS_BLK: i32 = 1;
-/// `mount` flag: read-only.
-pub const MNT_RDONLY: i32 = 0x1;
-/// `open` access mode mask.
-pub const O_ACCMODE: i32 = 0x3;
-/// `open`: write only.
-pub const O_WRONLY: i32 = 0x1;
-/// `open`: read and write.
-pub const O_RDWR: i32 = 0x2;
-/// `open`: writes go to the end.
-pub const O_APPEND: i32 = 0x8;
-/// `open`: create.
-pub const O_CREAT: i32 = 0x200;
-/// `open`: truncate.
-pub const O_TRUNC: i32 = 0x400;
-/// `open`: with O_CREAT, the file must not exist.
-pub const O_EXCL: i32 = 0x800;
-/// `open`: the path must name a directory.
-pub const O_DIRECTORY: i32 = 0x0020_0000;
-/// `lseek` whence values.
-pub const SEEK_SET: i32 = 0;
-/// From the current offset.
-pub const SEEK_CUR: i32 = 1;
-/// From the end of the file.
-pub const SEEK_END: i32 = 2;
+pub use rumpuser_abi::client::{
+    MNT_RDONLY, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL, O_RDWR, O_TRUNC, O_WRONLY,
+    RUMP_ETFS_BLK, SEEK_CUR, SEEK_END, SEEK_SET,
+};
 
 /// An open file.
 struct OpenFile {
@@ -209,7 +188,7 @@ pub fn open(k: &Kernel, path: &str, flags: i32, mode: u32) -> Result<i32, i32> {
         }
         let ino = fs.open(rel, of, (mode & 0o7777) as u16).map_err(fe)?;
         let is_dir = match fs.fstat(ino) {
-            Ok(s) => u32::from(s.mode) & layout::S_IFMT == layout::S_IFDIR,
+            Ok(s) => u32::from(s.mode) & abi::S_IFMT == abi::S_IFDIR,
             Err(x) => {
                 let _ = fs.close(ino);
                 return Err(fe(x));
@@ -337,7 +316,7 @@ pub fn getdents(k: &Kernel, id: u32, buf: &mut [u8]) -> Result<usize, i32> {
         .skip(usize::try_from(f.off).unwrap_or(usize::MAX))
     {
         let ty = layout::dirent_type(e.kind);
-        match layout::put_dirent(&mut buf[placed..], u64::from(e.ino), ty, &e.name) {
+        match abi::put_dirent(&mut buf[placed..], u64::from(e.ino), ty, &e.name) {
             Some(n) => {
                 placed += n;
                 f.off += 1;
@@ -355,7 +334,7 @@ pub fn fstat(k: &Kernel, id: u32) -> Result<Stat, i32> {
     let dev = st.dev();
     let (fs, f) = st.file(id)?;
     let ino = f.ino;
-    Ok(Stat::from_fs(&fs.fstat(ino).map_err(fe)?, dev))
+    Ok(layout::stat_from_fs(&fs.fstat(ino).map_err(fe)?, dev))
 }
 
 /// `stat(path)` (and `lstat`: there are no symbolic links).
@@ -363,7 +342,7 @@ pub fn stat(k: &Kernel, path: &str) -> Result<Stat, i32> {
     let mut st = k.fs.lock();
     let dev = st.dev();
     let (fs, rel) = st.resolve(path)?;
-    Ok(Stat::from_fs(&fs.stat(rel).map_err(fe)?, dev))
+    Ok(layout::stat_from_fs(&fs.stat(rel).map_err(fe)?, dev))
 }
 
 /// `truncate(path, length)`.

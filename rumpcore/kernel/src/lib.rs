@@ -16,8 +16,8 @@
 //! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]),
 //! whose blocked callers wait per socket ([`waits`]);
 //! etfs block devices over `rumpuser_bio` ([`blkdev`]) and one ext2
-//! mount with the file calls ([`files`]), NetBSD's `struct stat` and
-//! `struct dirent` ([`layout`]).
+//! mount with the file calls ([`files`]), filling NetBSD's `struct stat`
+//! and `struct dirent` ([`layout`], on `rumpuser_abi::client`).
 //!
 //! The image provides the global allocator.
 #![no_std]

@@ -5,55 +5,13 @@
 //! back. One kernel per process: everything runs from one test function.
 
 mod common;
+#[path = "../../ext2/tests/common/mod.rs"]
+mod e2;
 
-use std::ffi::{c_char, c_int, c_void, CString};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ffi::{c_int, c_void, CString};
 
-use common::errno;
-
-extern "C" {
-    fn rump_init() -> c_int;
-    fn rump_pub_etfs_register(key: *const c_char, host: *const c_char, ty: c_int) -> c_int;
-    fn rump___sysimpl_mount50(
-        ty: *const c_char,
-        dir: *const c_char,
-        flags: c_int,
-        data: *mut c_void,
-        len: usize,
-    ) -> c_int;
-    fn rump___sysimpl_unmount(dir: *const c_char, flags: c_int) -> c_int;
-    fn rump___sysimpl_open(path: *const c_char, flags: c_int, mode: c_int) -> c_int;
-    fn rump___sysimpl_read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
-    fn rump___sysimpl_write(fd: c_int, buf: *const c_void, n: usize) -> isize;
-    fn rump___sysimpl_pread(fd: c_int, buf: *mut c_void, n: usize, off: i64) -> isize;
-    fn rump___sysimpl_pwrite(fd: c_int, buf: *const c_void, n: usize, off: i64) -> isize;
-    fn rump___sysimpl_lseek(fd: c_int, off: i64, whence: c_int) -> i64;
-    fn rump___sysimpl_fsync(fd: c_int) -> c_int;
-    fn rump___sysimpl_close(fd: c_int) -> c_int;
-    fn rump___sysimpl_mkdir(path: *const c_char, mode: u32) -> c_int;
-    fn rump___sysimpl_unlink(path: *const c_char) -> c_int;
-    fn rump___sysimpl_rename(from: *const c_char, to: *const c_char) -> c_int;
-}
-
-const O_RDONLY: c_int = 0;
-const O_RDWR: c_int = 2;
-const O_CREAT: c_int = 0x200;
-const O_EXCL: c_int = 0x800;
-const MNT_RDONLY: c_int = 1;
-
-/// `struct ufs_args`-like mount argument: the device key first.
-#[repr(C)]
-struct Args {
-    fspec: *const c_char,
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.exists())
-}
+use common::*;
+use rumpcore_client::abi::{UfsArgs, MNT_RDONLY, O_CREAT, O_EXCL, O_RDONLY, O_RDWR};
 
 fn c(s: &str) -> CString {
     CString::new(s).unwrap()
@@ -89,7 +47,7 @@ fn close(fd: c_int) {
 }
 
 fn mount(key: &CString, flags: c_int) -> c_int {
-    let mut args = Args {
+    let mut args = UfsArgs {
         fspec: key.as_ptr(),
     };
     // SAFETY: valid strings and argument block.
@@ -98,8 +56,8 @@ fn mount(key: &CString, flags: c_int) -> c_int {
             c"ext2fs".as_ptr(),
             c"/mnt".as_ptr(),
             flags,
-            &mut args as *mut Args as *mut c_void,
-            std::mem::size_of::<Args>(),
+            &mut args as *mut UfsArgs as *mut c_void,
+            std::mem::size_of::<UfsArgs>(),
         )
     }
 }
@@ -112,26 +70,11 @@ fn pattern(n: usize) -> Vec<u8> {
 
 #[test]
 fn ext2_files() {
-    let (Some(mkfs), Some(fsck), Some(debugfs)) = (tool("mke2fs"), tool("e2fsck"), tool("debugfs"))
-    else {
-        eprintln!("SKIPPED ext2_files: e2fsprogs not installed");
+    if !e2::have_tools("ext2_files") {
         return;
-    };
-    let dir = std::env::temp_dir().join(format!("rumpcore-kernel-ext2-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let img = dir.join("disk.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(16 << 20)
-        .unwrap();
-    let st = Command::new(mkfs)
-        .args(["-q", "-F", "-t", "ext2"])
-        .arg(&img)
-        .env("MKE2FS_CONFIG", "/etc/mke2fs.conf")
-        .status()
-        .unwrap();
-    assert!(st.success());
+    }
+    let dir = e2::temp_dir("kernel-ext2");
+    let img = e2::mkfs_default(&dir, 16);
 
     let key = c("/dev/ext2disk");
     let host = c(img.to_str().unwrap());
@@ -206,23 +149,12 @@ fn ext2_files() {
     // SAFETY: a NUL-terminated path.
     unsafe { assert_eq!(rump___sysimpl_unmount(c"/mnt".as_ptr(), 0), 0) };
 
-    let out = Command::new(&fsck)
-        .args(["-fn"])
-        .arg(&img)
-        .output()
-        .unwrap();
+    let (code, said) = e2::e2fsck(&img, "-fn");
+    assert_eq!(code, 0, "e2fsck -fn: {said}");
     assert!(
-        out.status.success(),
-        "e2fsck -fn: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        e2::debugfs_cat(&img, "/b.bin") == model,
+        "debugfs reads different bytes"
     );
-    let out = Command::new(&debugfs)
-        .args(["-R", "cat /b.bin"])
-        .arg(&img)
-        .output()
-        .unwrap();
-    assert!(out.stdout == model, "debugfs reads different bytes");
 
     // Mounted again (read-only), the files read back.
     assert_eq!(mount(&key, MNT_RDONLY), 0);

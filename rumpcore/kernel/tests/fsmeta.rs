@@ -14,80 +14,15 @@ mod e2;
 use std::collections::BTreeMap;
 use std::ffi::{c_char, c_int, c_void, CString};
 
-use common::{errno, rump___sysimpl_socket30};
+use common::*;
 use e2::model::{join, parent_of, Model, Node};
 use e2::Rng;
+use rumpcore_client::abi::{
+    Stat, DT_DIR, DT_REG, O_CREAT, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, S_IFDIR, S_IFMT,
+    S_IFREG, S_IFSOCK,
+};
 
-/// NetBSD's `struct stat`, as a C client declares it.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-struct Stat {
-    st_dev: u64,
-    st_mode: u32,
-    st_ino: u64,
-    st_nlink: u32,
-    st_uid: u32,
-    st_gid: u32,
-    st_rdev: u64,
-    st_atim: [i64; 2],
-    st_mtim: [i64; 2],
-    st_ctim: [i64; 2],
-    st_birthtim: [i64; 2],
-    st_size: i64,
-    st_blocks: i64,
-    st_blksize: i32,
-    st_flags: u32,
-    st_gen: u32,
-    st_spare: [u32; 2],
-}
-
-extern "C" {
-    fn rump_init() -> c_int;
-    fn rump_pub_etfs_register(key: *const c_char, host: *const c_char, ty: c_int) -> c_int;
-    fn rump___sysimpl_mount50(
-        ty: *const c_char,
-        dir: *const c_char,
-        flags: c_int,
-        data: *mut c_void,
-        len: usize,
-    ) -> c_int;
-    fn rump___sysimpl_unmount(dir: *const c_char, flags: c_int) -> c_int;
-    fn rump___sysimpl_open(path: *const c_char, flags: c_int, mode: c_int) -> c_int;
-    fn rump___sysimpl_read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
-    fn rump___sysimpl_pread(fd: c_int, buf: *mut c_void, n: usize, off: i64) -> isize;
-    fn rump___sysimpl_pwrite(fd: c_int, buf: *const c_void, n: usize, off: i64) -> isize;
-    fn rump___sysimpl_lseek(fd: c_int, off: i64, whence: c_int) -> i64;
-    fn rump___sysimpl_close(fd: c_int) -> c_int;
-    fn rump___sysimpl_mkdir(path: *const c_char, mode: u32) -> c_int;
-    fn rump___sysimpl_unlink(path: *const c_char) -> c_int;
-    fn rump___sysimpl_rename(from: *const c_char, to: *const c_char) -> c_int;
-    fn rump___sysimpl_stat50(path: *const c_char, sb: *mut Stat) -> c_int;
-    fn rump___sysimpl_lstat50(path: *const c_char, sb: *mut Stat) -> c_int;
-    fn rump___sysimpl_fstat50(fd: c_int, sb: *mut Stat) -> c_int;
-    fn rump___sysimpl_getdents30(fd: c_int, buf: *mut c_char, count: usize) -> c_int;
-    fn rump___sysimpl_rmdir(path: *const c_char) -> c_int;
-    fn rump___sysimpl_truncate(path: *const c_char, length: i64) -> c_int;
-    fn rump___sysimpl_ftruncate(fd: c_int, length: i64) -> c_int;
-}
-
-const O_RDONLY: c_int = 0;
-const O_RDWR: c_int = 2;
-const O_CREAT: c_int = 0x200;
-const O_TRUNC: c_int = 0x400;
-const O_EXCL: c_int = 0x800;
-const O_DIRECTORY: c_int = 0x20_0000;
-const S_IFMT: u32 = 0o170000;
-const S_IFDIR: u32 = 0o040000;
-const S_IFREG: u32 = 0o100000;
-const S_IFSOCK: u32 = 0o140000;
-const DT_DIR: u8 = 4;
-const DT_REG: u8 = 8;
-const ENOENT: i32 = 2;
-const EEXIST: i32 = 17;
-const ENOTDIR: i32 = 20;
-const EISDIR: i32 = 21;
-const EINVAL: i32 = 22;
-const ENOTEMPTY: i32 = 66;
+use rumpuser_abi::errno::{EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY};
 
 /// The mount point of the image.
 const MNT: &str = "/mnt";
@@ -258,7 +193,7 @@ fn metadata_calls() {
     assert_eq!((s.st_size, s.st_nlink), (5000, 1));
     assert!(s.st_blocks >= 10, "5000 bytes take at least 10 sectors");
     assert_eq!(s.st_blksize, 1024, "the image's block size");
-    assert!(s.st_mtim[0] > 1_700_000_000, "mtime is wall time");
+    assert!(s.st_mtimespec.tv_sec > 1_700_000_000, "mtime is wall time");
     let f = fstat(fd).unwrap();
     assert_eq!((f.st_ino, f.st_size, f.st_dev), (s.st_ino, 5000, s.st_dev));
     let mut l = Stat::default();

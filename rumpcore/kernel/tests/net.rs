@@ -8,24 +8,13 @@
 mod common;
 
 use common::*;
+use rumpcore_client::abi::{POLLIN, POLLNVAL, POLLOUT};
 use rumpcore_net::{Errno, SocketHandle, Stack};
 use std::ffi::c_void;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
-const POLLIN: i16 = 0x1;
-const POLLOUT: i16 = 0x4;
-const POLLNVAL: i16 = 0x20;
-
-fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap()
-}
-
-fn pattern(n: usize, salt: usize) -> Vec<u8> {
-    (0..n).map(|i| ((i * 31 + salt * 7) % 251) as u8).collect()
-}
 
 /// A kernel TCP listener on `a`.
 fn kernel_listener(a: &str, backlog: i32) -> i32 {
@@ -53,17 +42,6 @@ fn kwrite_all(fd: i32, data: &[u8]) {
     // SAFETY: a valid buffer.
     let n = unsafe { rump___sysimpl_write(fd, data.as_ptr() as *const c_void, data.len()) };
     assert_eq!(n, data.len() as isize, "write: errno {}", errno());
-}
-
-/// A peer TCP connection to `a`, established.
-fn peer_connect(peer: &Peer, a: &str) -> SocketHandle {
-    let h = peer.until(T, |s| {
-        let h = s.socket(2, 1).unwrap();
-        assert_eq!(s.connect(h, addr(a)), Err(Errno::EINPROGRESS));
-        Some(h)
-    });
-    peer.until(T, |s| s.is_connected(h).unwrap().then_some(()));
-    h
 }
 
 /// Sends `data` on peer connections and collects what comes back until
@@ -94,6 +72,49 @@ fn peer_exchange(peer: &Peer, conns: &[(SocketHandle, Vec<u8>)]) -> Vec<Vec<u8>>
         done.then_some(())
     });
     got
+}
+
+/// Opens `n` peer connections to `to` at once, sends connection `i` the
+/// bytes `data(i)`, checks each echo is byte-exact, then shuts the peer's
+/// sending sides: the connections and what each sent.
+fn peer_echo_many(
+    peer: &Peer,
+    to: &str,
+    n: usize,
+    data: impl Fn(usize) -> Vec<u8>,
+) -> Vec<(SocketHandle, Vec<u8>)> {
+    let conns: Vec<(SocketHandle, Vec<u8>)> = peer.until(T, |s| {
+        Some(
+            (0..n)
+                .map(|i| {
+                    let h = s.socket(2, 1).unwrap();
+                    assert_eq!(s.connect(h, addr(to)), Err(Errno::EINPROGRESS));
+                    (h, data(i))
+                })
+                .collect(),
+        )
+    });
+    let got = peer_exchange(peer, &conns);
+    for (i, ((_, d), g)) in conns.iter().zip(&got).enumerate() {
+        assert!(d == g, "connection {i}: echo differs");
+    }
+    peer.until(T, |s| {
+        for (h, _) in &conns {
+            s.shutdown(*h, 1).unwrap();
+        }
+        Some(())
+    });
+    conns
+}
+
+/// Closes the peer's ends of `conns`.
+fn peer_close_all(peer: &Peer, conns: &[(SocketHandle, Vec<u8>)]) {
+    peer.until(T, |s| {
+        for (h, _) in conns {
+            s.close(*h).unwrap();
+        }
+        Some(())
+    });
 }
 
 fn tcp_echo(peer: &Arc<Peer>) {
@@ -143,7 +164,7 @@ fn tcp_echo(peer: &Arc<Peer>) {
         total
     });
 
-    let h = peer_connect(peer, "10.0.0.2:7");
+    let h = peer.connect_to("10.0.0.2:7", T);
     let data = pattern(256 * 1024, 1);
     let got = peer_exchange(peer, &[(h, data.clone())]);
     assert!(got[0] == data, "echo differs");
@@ -245,9 +266,9 @@ fn nonblocking_and_poll(peer: &Arc<Peer>) {
     let lfd = kernel_listener("10.0.0.2:8", 4);
     // SAFETY: plain client calls with valid buffers.
     unsafe {
-        assert_eq!(rump___sysimpl_fcntl(lfd, 3, 0), 0);
-        assert_eq!(rump___sysimpl_fcntl(lfd, 4, 0x4), 0);
-        assert_eq!(rump___sysimpl_fcntl(lfd, 3, 0), 0x4);
+        assert_eq!(rump___sysimpl_fcntl(lfd, 3, 0 as FcntlArg), 0);
+        assert_eq!(rump___sysimpl_fcntl(lfd, 4, 0x4 as FcntlArg), 0);
+        assert_eq!(rump___sysimpl_fcntl(lfd, 3, 0 as FcntlArg), 0x4);
         assert_eq!(
             rump___sysimpl_accept(lfd, std::ptr::null_mut(), std::ptr::null_mut()),
             -1
@@ -272,13 +293,17 @@ fn nonblocking_and_poll(peer: &Arc<Peer>) {
         assert_eq!(rump___sysimpl_poll(p.as_mut_ptr(), 1, 0), 0);
         assert_eq!(rump___sysimpl_poll(p.as_mut_ptr(), 1, 30), 0);
 
-        let h = peer_connect(peer, "10.0.0.2:8");
+        let h = peer.connect_to("10.0.0.2:8", T);
         assert_eq!(rump___sysimpl_poll(p.as_mut_ptr(), 1, 5000), 1);
         assert_eq!(p[0].revents & POLLIN, POLLIN);
         let c = rump___sysimpl_accept(lfd, std::ptr::null_mut(), std::ptr::null_mut());
         assert!(c >= 0, "accept after poll: errno {}", errno());
-        assert_eq!(rump___sysimpl_fcntl(c, 3, 0), 0x4, "O_NONBLOCK inherited");
-        assert_eq!(rump___sysimpl_fcntl(c, 4, 0), 0);
+        assert_eq!(
+            rump___sysimpl_fcntl(c, 3, 0 as FcntlArg),
+            0x4,
+            "O_NONBLOCK inherited"
+        );
+        assert_eq!(rump___sysimpl_fcntl(c, 4, 0 as FcntlArg), 0);
 
         let mut q = [PollFd {
             fd: c,
@@ -298,7 +323,7 @@ fn nonblocking_and_poll(peer: &Arc<Peer>) {
         let n = rump___sysimpl_read(c, b.as_mut_ptr() as *mut c_void, b.len());
         assert_eq!(&b[..n as usize], b"ping");
         // Non-blocking read with nothing there.
-        assert_eq!(rump___sysimpl_fcntl(c, 4, 0x4), 0);
+        assert_eq!(rump___sysimpl_fcntl(c, 4, 0x4 as FcntlArg), 0);
         assert_eq!(
             rump___sysimpl_read(c, b.as_mut_ptr() as *mut c_void, b.len()),
             -1
@@ -410,34 +435,9 @@ fn many(peer: &Arc<Peer>, n: usize) {
         }
         assert_eq!(kclose(lfd), 0);
     });
-    let conns: Vec<(SocketHandle, Vec<u8>)> = peer.until(T, |s| {
-        Some(
-            (0..n)
-                .map(|i| {
-                    let h = s.socket(2, 1).unwrap();
-                    assert_eq!(s.connect(h, addr("10.0.0.2:9000")), Err(Errno::EINPROGRESS));
-                    (h, pattern(3000 + i * 17, i))
-                })
-                .collect(),
-        )
-    });
-    let got = peer_exchange(peer, &conns);
-    for (i, ((_, d), g)) in conns.iter().zip(&got).enumerate() {
-        assert!(d == g, "connection {i}: echo differs");
-    }
-    peer.until(T, |s| {
-        for (h, _) in &conns {
-            s.shutdown(*h, 1).unwrap();
-        }
-        Some(())
-    });
+    let conns = peer_echo_many(peer, "10.0.0.2:9000", n, |i| pattern(3000 + i * 17, i));
     server.join().unwrap();
-    peer.until(T, |s| {
-        for (h, _) in &conns {
-            s.close(*h).unwrap();
-        }
-        Some(())
-    });
+    peer_close_all(peer, &conns);
 }
 
 /// `n` connections open at once, each served by its own kernel thread
@@ -473,36 +473,11 @@ fn many_threads(peer: &Arc<Peer>, n: usize) {
             })
         })
         .collect();
-    let conns: Vec<(SocketHandle, Vec<u8>)> = peer.until(T, |s| {
-        Some(
-            (0..n)
-                .map(|i| {
-                    let h = s.socket(2, 1).unwrap();
-                    assert_eq!(s.connect(h, addr("10.0.0.2:9100")), Err(Errno::EINPROGRESS));
-                    (h, pattern(2000 + i * 7, i + 5))
-                })
-                .collect(),
-        )
-    });
-    let got = peer_exchange(peer, &conns);
-    for (i, ((_, d), g)) in conns.iter().zip(&got).enumerate() {
-        assert!(d == g, "connection {i}: echo differs");
-    }
-    peer.until(T, |s| {
-        for (h, _) in &conns {
-            s.shutdown(*h, 1).unwrap();
-        }
-        Some(())
-    });
+    let conns = peer_echo_many(peer, "10.0.0.2:9100", n, |i| pattern(2000 + i * 7, i + 5));
     let echoed: usize = servers.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(echoed, conns.iter().map(|(_, d)| d.len()).sum::<usize>());
     assert_eq!(kclose(lfd), 0);
-    peer.until(T, |s| {
-        for (h, _) in &conns {
-            s.close(*h).unwrap();
-        }
-        Some(())
-    });
+    peer_close_all(peer, &conns);
     println!(
         "{n} connections, one blocking kernel thread each: {echoed} bytes echoed in {:?}",
         started.elapsed()

@@ -23,12 +23,8 @@ use common::*;
 use rumpcore_kernel::kernel::{self, Kernel};
 use rumpcore_kernel::netif;
 use rumpcore_kernel::sockcalls::{self, PollReq};
-
-const AF_INET: i32 = 2;
-const SOCK_STREAM: i32 = 1;
-const SOCK_DGRAM: i32 = 2;
-const SHUT_WR: i32 = 1;
-const POLLIN: u16 = 0x1;
+use rumpcore_net::consts::{POLLIN, SHUT_WR, SOCK_DGRAM, SOCK_STREAM};
+use rumpcore_net::sockaddr::AF_INET;
 
 /// One kernel's socket calls: A through the C symbols, B through Rust.
 #[derive(Clone, Copy)]

@@ -1,37 +1,20 @@
 //! NetBSD socket-call constants the client ABI passes (socket types,
-//! option levels and names, `fcntl` and `poll` bits, `shutdown` modes).
+//! option levels and names, `fcntl` and `poll` bits, `shutdown` modes),
+//! from [`rumpuser_abi::client`]; the `poll` bits as the `u16` event sets
+//! this crate reports.
 
-/// `SOCK_STREAM`.
-pub const SOCK_STREAM: i32 = 1;
-/// `SOCK_DGRAM`.
-pub const SOCK_DGRAM: i32 = 2;
-/// `SOL_SOCKET`.
-pub const SOL_SOCKET: i32 = 0xffff;
-/// `SO_REUSEADDR`.
-pub const SO_REUSEADDR: i32 = 0x4;
-/// `SO_KEEPALIVE` (accepted and remembered; no keep-alive probes).
-pub const SO_KEEPALIVE: i32 = 0x8;
-/// `SO_ERROR`: the pending error, cleared by reading it.
-pub const SO_ERROR: i32 = 0x1007;
-/// `SO_TYPE`.
-pub const SO_TYPE: i32 = 0x1008;
-/// `IPPROTO_TCP`.
-pub const IPPROTO_TCP: i32 = 6;
-/// `TCP_NODELAY`.
-pub const TCP_NODELAY: i32 = 1;
-/// `O_NONBLOCK`.
-pub const O_NONBLOCK: i32 = 0x4;
-/// `SHUT_RD`.
-pub const SHUT_RD: i32 = 0;
-/// `SHUT_WR`.
-pub const SHUT_WR: i32 = 1;
-/// `SHUT_RDWR`.
-pub const SHUT_RDWR: i32 = 2;
+use rumpuser_abi::client as abi;
+
+pub use abi::{
+    IPPROTO_TCP, O_NONBLOCK, SHUT_RD, SHUT_RDWR, SHUT_WR, SOCK_DGRAM, SOCK_STREAM, SOL_SOCKET,
+    SO_ERROR, SO_KEEPALIVE, SO_REUSEADDR, SO_TYPE, TCP_NODELAY,
+};
+
 /// `POLLIN`.
-pub const POLLIN: u16 = 0x1;
+pub const POLLIN: u16 = abi::POLLIN as u16;
 /// `POLLOUT`.
-pub const POLLOUT: u16 = 0x4;
+pub const POLLOUT: u16 = abi::POLLOUT as u16;
 /// `POLLERR`.
-pub const POLLERR: u16 = 0x8;
+pub const POLLERR: u16 = abi::POLLERR as u16;
 /// `POLLHUP`.
-pub const POLLHUP: u16 = 0x10;
+pub const POLLHUP: u16 = abi::POLLHUP as u16;

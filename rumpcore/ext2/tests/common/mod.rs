@@ -142,20 +142,25 @@ pub fn have_tools(test: &str) -> bool {
 /// Runs `mke2fs -q -t ext2 -b <bs> -I <isize>` on a new image of `mib` MiB.
 pub fn mkfs(dir: &Path, mib: u64, bs: u32, isize: u32, extra: &[&str]) -> PathBuf {
     let img = dir.join(format!("fs-{bs}-{isize}.img"));
+    let (bs, isize) = (bs.to_string(), isize.to_string());
+    let mut args = vec!["-b", &bs, "-I", &isize];
+    args.extend_from_slice(extra);
+    mke2fs(img, mib, &args)
+}
+
+/// Runs `mke2fs -q -t ext2` with its configured defaults on a new image
+/// `disk.img` of `mib` MiB in `dir`.
+pub fn mkfs_default(dir: &Path, mib: u64) -> PathBuf {
+    mke2fs(dir.join("disk.img"), mib, &[])
+}
+
+/// Creates `img` of `mib` MiB and runs `mke2fs -q -F -t ext2 <args>` on it.
+fn mke2fs(img: PathBuf, mib: u64, args: &[&str]) -> PathBuf {
     let f = std::fs::File::create(&img).unwrap();
     f.set_len(mib << 20).unwrap();
     let out = Command::new(tool("mke2fs").unwrap())
-        .args([
-            "-q",
-            "-F",
-            "-t",
-            "ext2",
-            "-b",
-            &bs.to_string(),
-            "-I",
-            &isize.to_string(),
-        ])
-        .args(extra)
+        .args(["-q", "-F", "-t", "ext2"])
+        .args(args)
         .arg(&img)
         .env("MKE2FS_CONFIG", "/etc/mke2fs.conf")
         .output()

@@ -3,6 +3,7 @@
 
 use core::ffi::{c_char, c_int, c_void};
 
+use rumpuser_abi::client::Stat;
 use rumpuser_abi::errno;
 
 use super::cstr;
@@ -10,7 +11,7 @@ use super::sockets::{buf_mut, int, unit};
 use crate::fd::File;
 use crate::files;
 use crate::kernel::syscall;
-use crate::layout::Stat;
+use crate::layout;
 
 /// Stores `s` at the client's `sb`.
 ///
@@ -60,7 +61,7 @@ pub unsafe extern "C" fn rump___sysimpl_fstat50(fd: c_int, sb: *mut Stat) -> c_i
     unit(syscall(|k| {
         let s = match k.file(fd)? {
             File::Vnode(id) => files::fstat(k, id)?,
-            File::Socket(_) => Stat::socket(),
+            File::Socket(_) => layout::socket_stat(),
         };
         // SAFETY: the caller's contract.
         unsafe { put_stat(sb, s) }

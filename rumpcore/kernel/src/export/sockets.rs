@@ -5,6 +5,7 @@
 use alloc::vec::Vec;
 use core::ffi::{c_int, c_long, c_uint, c_void};
 
+use rumpuser_abi::client::PollFd;
 use rumpuser_abi::errno;
 
 use super::{sockaddr_in, sockaddr_out, Socklen};
@@ -12,18 +13,6 @@ use crate::fd::File;
 use crate::files;
 use crate::kernel::{ret, syscall};
 use crate::sockcalls::{self, PollReq};
-
-/// `struct pollfd { int fd; short events; short revents; }`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct PollFd {
-    /// The descriptor.
-    pub fd: c_int,
-    /// Wanted events.
-    pub events: i16,
-    /// Returned events.
-    pub revents: i16,
-}
 
 pub(super) fn int(r: Result<c_int, i32>) -> c_int {
     ret(r) as c_int

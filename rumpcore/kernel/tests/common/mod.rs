@@ -1,86 +1,39 @@
-//! Test harness: the client ABI as a C client declares it, and a peer
-//! network stack (a plain rumpcore-net `Stack`) on the far end of the
-//! kernel's `virt` socket pair, pumped by its own thread.
+//! Test harness: the client ABI as a C client declares it (rumpcore-client's
+//! `sys`), and a peer network stack (a plain rumpcore-net `Stack`) on the
+//! far end of the kernel's `virt` socket pair, pumped by its own thread.
 #![allow(dead_code)]
 
-use std::ffi::{c_char, c_int, c_long, c_uint, c_void};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use rumpcore_net::{Link, Stack, StackConfig};
+use rumpcore_net::{Errno, Link, SocketHandle, Stack, StackConfig};
 
 // Link the kernel and the hosted platform into the test binary.
 extern crate rumpcore_kernel;
 extern crate rumpuser_hosted;
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PollFd {
-    pub fd: c_int,
-    pub events: i16,
-    pub revents: i16,
-}
-
-extern "C" {
-    pub fn rump_init() -> c_int;
-    pub fn rump_pub_netconfig_ifcreate(ifname: *const c_char) -> c_int;
-    pub fn rump_pub_netconfig_ifup(ifname: *const c_char) -> c_int;
-    pub fn rump_pub_netconfig_ipv4_ifaddr(
-        ifname: *const c_char,
-        addr: *const c_char,
-        mask: *const c_char,
-    ) -> c_int;
-    pub fn rump_pub_netconfig_ipv4_ifaddr_cidr(
-        ifname: *const c_char,
-        addr: *const c_char,
-        prefixlen: c_int,
-    ) -> c_int;
-    pub fn rump_pub_netconfig_ipv4_gw(addr: *const c_char) -> c_int;
-    pub fn rump_pub_netconfig_dhcp_ipv4_oneshot(ifname: *const c_char) -> c_int;
-    pub fn rump___sysimpl_socket30(domain: c_int, ty: c_int, protocol: c_int) -> c_int;
-    pub fn rump___sysimpl_bind(s: c_int, name: *const u8, namelen: u32) -> c_int;
-    pub fn rump___sysimpl_listen(s: c_int, backlog: c_int) -> c_int;
-    pub fn rump___sysimpl_accept(s: c_int, name: *mut u8, anamelen: *mut u32) -> c_int;
-    pub fn rump___sysimpl_connect(s: c_int, name: *const u8, namelen: u32) -> c_int;
-    pub fn rump___sysimpl_read(fd: c_int, buf: *mut c_void, n: usize) -> isize;
-    pub fn rump___sysimpl_write(fd: c_int, buf: *const c_void, n: usize) -> isize;
-    pub fn rump___sysimpl_sendto(
-        s: c_int,
-        buf: *const c_void,
-        len: usize,
-        flags: c_int,
-        to: *const u8,
-        tolen: u32,
-    ) -> isize;
-    pub fn rump___sysimpl_recvfrom(
-        s: c_int,
-        buf: *mut c_void,
-        len: usize,
-        flags: c_int,
-        from: *mut u8,
-        fromlen: *mut u32,
-    ) -> isize;
-    pub fn rump___sysimpl_shutdown(s: c_int, how: c_int) -> c_int;
-    pub fn rump___sysimpl_close(fd: c_int) -> c_int;
-    pub fn rump___sysimpl_setsockopt(
-        s: c_int,
-        level: c_int,
-        name: c_int,
-        val: *const c_void,
-        valsize: u32,
-    ) -> c_int;
-    pub fn rump___sysimpl_getsockname(fd: c_int, asa: *mut u8, alen: *mut u32) -> c_int;
-    pub fn rump___sysimpl_getpeername(fd: c_int, asa: *mut u8, alen: *mut u32) -> c_int;
-    pub fn rump___sysimpl_fcntl(fd: c_int, cmd: c_int, arg: c_long) -> c_int;
-    pub fn rump___sysimpl_poll(fds: *mut PollFd, nfds: c_uint, timeout: c_int) -> c_int;
-}
+// The client ABI as a C client declares it: one list, the client's.
+#[allow(unused_imports)]
+pub use rumpcore_client::abi::PollFd;
+#[allow(unused_imports)]
+pub use rumpcore_client::sys::*;
 
 /// The calling thread's errno as the hosted platform recorded it.
 pub fn errno() -> i32 {
     rumpuser_hosted::last_errno()
+}
+
+/// `s` as a socket address.
+pub fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// `n` bytes of test data; `salt` makes streams differ.
+pub fn pattern(n: usize, salt: usize) -> Vec<u8> {
+    (0..n).map(|i| ((i * 31 + salt * 7) % 251) as u8).collect()
 }
 
 /// A NetBSD `sockaddr_in` for `a`.
@@ -173,6 +126,17 @@ impl Peer {
                 })
                 .min(Duration::from_millis(5));
         }
+    }
+
+    /// A peer TCP connection to `a`, established within `timeout`.
+    pub fn connect_to(&self, a: &str, timeout: Duration) -> SocketHandle {
+        let h = self.until(timeout, |s| {
+            let h = s.socket(2, 1).unwrap();
+            assert_eq!(s.connect(h, addr(a)), Err(Errno::EINPROGRESS));
+            Some(h)
+        });
+        self.until(timeout, |s| s.is_connected(h).unwrap().then_some(()));
+        h
     }
 
     /// Runs `f` on the peer stack (then polls it so its output leaves)
