@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{addr, pattern, Peer};
+use common::{addr, pattern, peer_read, peer_write, Peer};
 use rumpcore_client::net::{poll, PollFd, Shutdown, TcpListener, TcpStream, UdpSocket};
 use rumpcore_client::net::{POLLIN, POLLNVAL};
 use rumpcore_client::{boot, netconfig, Error};
@@ -27,20 +27,9 @@ fn peer_send_recv(peer: &Peer, h: SocketHandle, data: &[u8], want: usize) -> Vec
     let mut got = Vec::new();
     let mut buf = vec![0u8; 65536];
     peer.until(T, |s| {
-        if sent < data.len() {
-            match s.write(h, &data[sent..]) {
-                Ok(n) => sent += n,
-                Err(Errno::EAGAIN) => {}
-                Err(e) => panic!("peer write: {e:?}"),
-            }
-        }
-        loop {
-            match s.read(h, &mut buf) {
-                Ok(0) => return Some(()),
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(Errno::EAGAIN) => break,
-                Err(e) => panic!("peer read: {e:?}"),
-            }
+        peer_write(s, h, data, &mut sent);
+        if peer_read(s, h, &mut buf, &mut got) {
+            return Some(());
         }
         (sent == data.len() && got.len() >= want).then_some(())
     });
@@ -103,25 +92,12 @@ fn tcp_echo(peer: &Arc<Peer>) {
         let mut buf = vec![0u8; 65536];
         let mut closed = false;
         peer.until(T, |s| {
-            if sent < data.len() {
-                match s.write(h, &data[sent..]) {
-                    Ok(n) => sent += n,
-                    Err(Errno::EAGAIN) => {}
-                    Err(e) => panic!("peer write: {e:?}"),
-                }
-            }
+            peer_write(s, h, &data, &mut sent);
             if sent == data.len() && !closed {
                 s.shutdown(h, 1).unwrap();
                 closed = true;
             }
-            loop {
-                match s.read(h, &mut buf) {
-                    Ok(0) => return Some(()),
-                    Ok(n) => got.extend_from_slice(&buf[..n]),
-                    Err(Errno::EAGAIN) => return None,
-                    Err(e) => panic!("peer read: {e:?}"),
-                }
-            }
+            peer_read(s, h, &mut buf, &mut got).then_some(())
         });
         got
     };

@@ -52,21 +52,8 @@ fn peer_exchange(peer: &Peer, conns: &[(SocketHandle, Vec<u8>)]) -> Vec<Vec<u8>>
     let mut buf = vec![0u8; 65536];
     peer.until(Duration::from_secs(60), |s: &mut Stack| {
         for (i, (h, data)) in conns.iter().enumerate() {
-            if sent[i] < data.len() {
-                match s.write(*h, &data[sent[i]..]) {
-                    Ok(n) => sent[i] += n,
-                    Err(Errno::EAGAIN) => {}
-                    Err(e) => panic!("peer write: {e:?}"),
-                }
-            }
-            loop {
-                match s.read(*h, &mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => got[i].extend_from_slice(&buf[..n]),
-                    Err(Errno::EAGAIN) => break,
-                    Err(e) => panic!("peer read: {e:?}"),
-                }
-            }
+            peer_write(s, *h, data, &mut sent[i]);
+            peer_read(s, *h, &mut buf, &mut got[i]);
         }
         let done = conns.iter().zip(&got).all(|((_, d), g)| g.len() >= d.len());
         done.then_some(())

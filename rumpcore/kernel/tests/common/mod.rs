@@ -36,6 +36,31 @@ pub fn pattern(n: usize, salt: usize) -> Vec<u8> {
     (0..n).map(|i| ((i * 31 + salt * 7) % 251) as u8).collect()
 }
 
+/// Writes what the peer socket `h` takes of `data[*sent..]` (nothing once
+/// all is sent), advancing `sent`.
+pub fn peer_write(s: &mut Stack, h: SocketHandle, data: &[u8], sent: &mut usize) {
+    if *sent < data.len() {
+        match s.write(h, &data[*sent..]) {
+            Ok(n) => *sent += n,
+            Err(Errno::EAGAIN) => {}
+            Err(e) => panic!("peer write: {e:?}"),
+        }
+    }
+}
+
+/// Appends what the peer socket `h` has received to `got` (`buf` is
+/// scratch room): true at end of stream, false when nothing more waits.
+pub fn peer_read(s: &mut Stack, h: SocketHandle, buf: &mut [u8], got: &mut Vec<u8>) -> bool {
+    loop {
+        match s.read(h, buf) {
+            Ok(0) => return true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(Errno::EAGAIN) => return false,
+            Err(e) => panic!("peer read: {e:?}"),
+        }
+    }
+}
+
 /// A NetBSD `sockaddr_in` for `a`.
 pub fn sa(a: &str) -> [u8; 16] {
     let a: SocketAddr = a.parse().unwrap();
