@@ -6,20 +6,16 @@
 use alloc::vec::Vec;
 use core::net::SocketAddr;
 
+pub use rumpcore_net::consts::POLLNVAL;
 use rumpcore_net::consts::{O_NONBLOCK, POLLERR, POLLHUP, POLLIN, POLLOUT};
 use rumpcore_net::{Errno, PollOutcome, SocketHandle};
+pub use rumpuser_abi::client::{F_GETFL, F_SETFL};
 use rumpuser_abi::errno;
 
 use crate::fd::File;
 use crate::hyper;
 use crate::kernel::{Kernel, State};
 
-/// `fcntl` command: get the status flags.
-pub const F_GETFL: i32 = 3;
-/// `fcntl` command: set the status flags.
-pub const F_SETFL: i32 = 4;
-/// `poll`: the descriptor is not open.
-pub const POLLNVAL: u16 = 0x20;
 /// A handle no socket has: what a `poll` without sockets waits for.
 const NO_SOCKET: SocketHandle = SocketHandle(u32::MAX);
 

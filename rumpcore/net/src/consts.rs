@@ -18,3 +18,5 @@ pub const POLLOUT: u16 = abi::POLLOUT as u16;
 pub const POLLERR: u16 = abi::POLLERR as u16;
 /// `POLLHUP`.
 pub const POLLHUP: u16 = abi::POLLHUP as u16;
+/// `POLLNVAL`: the descriptor is not open.
+pub const POLLNVAL: u16 = abi::POLLNVAL as u16;
