@@ -1,7 +1,7 @@
 //! Accepting and serving connections: one platform thread per connection
 //! (at most [`MAX_CONNECTIONS`]; more wait in the listen backlog), each
 //! driving an httpd-core `Connection` with blocking socket calls, file
-//! bodies read in [`CHUNK`]-byte pieces, an idle timeout and a lingering
+//! bodies read in [`CHUNK`]-byte pieces, a request deadline and a lingering
 //! close so a refused request's answer is not lost to a reset.
 
 use alloc::vec;
@@ -25,8 +25,10 @@ const BACKLOG: i32 = 64;
 const CONN_STACK_BYTES: usize = 128 * 1024;
 /// Largest piece sent or received at once (and read from a file).
 const CHUNK: usize = 32 * 1024;
-/// A connection with nothing to say for this long is closed.
-const IDLE_MS: i32 = 30_000;
+/// A connection is closed when this long passes after the last response
+/// (or its start) without a whole request arriving, however slowly bytes
+/// trickle in.
+const REQUEST_NS: u64 = 30_000_000_000;
 /// How long a closing connection reads and discards what the peer still sends.
 const LINGER_NS: u64 = 2_000_000_000;
 /// The most a closing connection discards.
@@ -115,6 +117,7 @@ fn readable(stream: &TcpStream, ms: i32) -> bool {
 fn drive<R: DocRoot>(stream: &TcpStream, peer: SocketAddr, root: &mut R) {
     let mut conn = Connection::new();
     let mut buf = vec![0u8; CHUNK];
+    let mut deadline = time::monotonic_ns() + REQUEST_NS;
     loop {
         let output = conn.next_output(root, now(), &mut buf);
         while let Some(exchange) = conn.take_exchange() {
@@ -126,9 +129,11 @@ fn drive<R: DocRoot>(stream: &TcpStream, peer: SocketAddr, root: &mut R) {
                 if stream.write_all(&buf[..n]).is_err() {
                     return;
                 }
+                deadline = time::monotonic_ns() + REQUEST_NS;
             }
             Output::NeedInput => {
-                if !readable(stream, IDLE_MS) {
+                let left_ms = deadline.saturating_sub(time::monotonic_ns()) / 1_000_000;
+                if left_ms == 0 || !readable(stream, left_ms.min(i32::MAX as u64) as i32) {
                     return;
                 }
                 match stream.read(&mut buf) {
