@@ -54,9 +54,8 @@ pub struct Report {
     pub out_dir: PathBuf,
 }
 
-/// The widest a detail cell gets in the table; longer details continue on
-/// indented lines below their row.
-const DETAIL_WIDTH: usize = 70;
+/// The longest rule drawn under the detail heading.
+const DETAIL_RULE: usize = 60;
 
 impl Report {
     /// Whether every check ran and held (and there was at least one).
@@ -77,15 +76,13 @@ impl Report {
             .rows
             .iter()
             .map(|r| {
-                let mut lines = r.detail.lines();
-                let first = lines.next().unwrap_or("");
-                let cut: String = first.chars().take(DETAIL_WIDTH).collect();
+                let first = r.detail.lines().next().unwrap_or("").to_string();
                 [
                     r.check.clone(),
                     r.guest.clone(),
                     r.result.to_string(),
                     format!("{:.1} s", r.time.as_secs_f64()),
-                    cut,
+                    first,
                 ]
             })
             .collect();
@@ -107,23 +104,11 @@ impl Report {
             s.trim_end().to_string() + "\n"
         };
         let mut out = line(head);
-        let rule = width.map(|w| "-".repeat(w));
+        let rule = width.map(|w| "-".repeat(w.min(DETAIL_RULE)));
         out.push_str(&line([&rule[0], &rule[1], &rule[2], &rule[3], &rule[4]]));
         for (row, r) in cells.iter().zip(&self.rows) {
             out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
-            // The rest of a long detail (a failure's console tail) below.
-            let first_len = r.detail.lines().next().map_or(0, |l| l.chars().count());
-            if first_len > DETAIL_WIDTH {
-                let rest: String = r
-                    .detail
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .skip(DETAIL_WIDTH)
-                    .collect();
-                out.push_str(&format!("    ...{rest}\n"));
-            }
+            // The rest of a detail (a failure's console tail) below its row.
             for more in r.detail.lines().skip(1) {
                 out.push_str(&format!("    {more}\n"));
             }
@@ -213,16 +198,17 @@ mod tests {
     }
 
     #[test]
-    fn long_details_continue_below() {
+    fn long_details_are_whole() {
         let long = "x".repeat(100);
         let report = Report {
             rows: vec![row("1 x", CheckResult::Fail, &long)],
             ..Report::default()
         };
         let text = report.render();
-        assert!(
-            text.contains(&format!("    ...{}", "x".repeat(30))),
-            "{text}"
+        assert!(text.lines().nth(2).unwrap().ends_with(&long), "{text}");
+        assert_eq!(
+            text.lines().nth(1).unwrap().matches('-').count(),
+            5 + 5 + 6 + 5 + 60
         );
     }
 }
