@@ -1060,6 +1060,18 @@ shutdown = "poweroff"
         }
     }
 
+    /// The example without HTTP (tests/scenarios/rumpkern.toml).
+    #[test]
+    fn the_rumpkern_scenario_parses() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios/rumpkern.toml");
+        let s = Scenario::load(&path).unwrap();
+        assert_eq!(s.guests.len(), 2);
+        assert_eq!(s.checks.len(), 8);
+        assert_eq!(s.checks[3].kind, CheckKind::TcpOpen(7));
+        assert_eq!(s.checks[7].kind, CheckKind::Destroy);
+    }
+
     #[test]
     fn a_missing_file_is_an_io_error_naming_it() {
         let e = Scenario::load(Path::new("/nonexistent/x.toml")).unwrap_err();
