@@ -146,6 +146,12 @@ impl<'scope> BackgroundGuest<'scope> {
         lines.join("\n")
     }
 
+    /// Whether the guest has ended without printing a line (how a start
+    /// that died at its first instructions looks).
+    pub fn ended_silently(&mut self) -> bool {
+        self.has_ended() && self.console.is_empty()
+    }
+
     /// Waits for the runner (the guest must be ending: see [`stop_guests`])
     /// and returns how the guest ended.
     pub fn finish(self) -> Result<GuestOutcome> {

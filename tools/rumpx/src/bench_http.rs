@@ -484,15 +484,25 @@ fn measure_subject(
     let small_url = subject.url(SMALL.0);
     let big_url = subject.url(BIG.0);
     let mut load_failure = None;
-    let timed = serve(host, options, &spec, &small_url, probe, progress, || {
-        checked_get(host, probe, &small_url, SMALL.1, site.small_digest)?;
-        let load = load_run(host, options, probe, &small_url)?;
-        if load.1.is_some() {
-            load_failure = load.1.clone();
-        }
-        let big = checked_get(host, probe, &big_url, BIG.1, site.big_digest)?;
-        Ok((load.0, big))
-    });
+    let mut restarts = Vec::new();
+    let timed = serve_retrying(
+        host,
+        options,
+        &spec,
+        &small_url,
+        probe,
+        progress,
+        &mut restarts,
+        || {
+            checked_get(host, probe, &small_url, SMALL.1, site.small_digest)?;
+            let load = load_run(host, options, probe, &small_url)?;
+            if load.1.is_some() {
+                load_failure = load.1.clone();
+            }
+            let big = checked_get(host, probe, &big_url, BIG.1, site.big_digest)?;
+            Ok((load.0, big))
+        },
+    );
     match timed {
         Ok((first, (load, big))) => {
             progress(&format!(
@@ -510,6 +520,7 @@ fn measure_subject(
             subject.figures.failures.push(format!("timed boot: {why}"));
         }
     }
+    subject.figures.restarts.append(&mut restarts);
     if let Some(why) = load_failure {
         subject.figures.failures.push(format!("load run: {why}"));
     }
@@ -522,9 +533,16 @@ fn measure_subject(
             Ok(())
         } else {
             progress(&format!("{label}: memory={mib} ({})", spec.name));
-            serve(host, options, &spec, &small_url, probe, progress, || {
-                checked_get(host, probe, &big_url, BIG.1, site.big_digest).map(|_| ())
-            })
+            serve_retrying(
+                host,
+                options,
+                &spec,
+                &small_url,
+                probe,
+                progress,
+                &mut subject.figures.restarts,
+                || checked_get(host, probe, &big_url, BIG.1, site.big_digest).map(|_| ()),
+            )
             .map(|_| ())
         };
         progress(&format!(
@@ -595,6 +613,43 @@ fn first_200_after_create(stdout: &str) -> std::result::Result<f64, String> {
     Ok((start + after - created).max(0.0))
 }
 
+/// Why a boot gave no figures.
+#[derive(Debug)]
+struct Failure {
+    /// What happened, with the end of the guest's console.
+    why: String,
+    /// The guest ended without printing anything: the way starts that die
+    /// at their first instructions under the emulator look (see
+    /// docs on the test host); such a boot is made once more.
+    silent: bool,
+}
+
+/// [`serve`], started once more when the first boot ended silently (the
+/// retry noted in `restarts`).
+#[allow(clippy::too_many_arguments)]
+fn serve_retrying<T>(
+    host: &TestHost,
+    options: &HttpBenchOptions,
+    spec: &GuestSpec,
+    url: &str,
+    probe: &Path,
+    progress: &mut dyn FnMut(&str),
+    restarts: &mut Vec<String>,
+    mut work: impl FnMut() -> std::result::Result<T, String>,
+) -> std::result::Result<(f64, T), String> {
+    match serve(host, options, spec, url, probe, progress, &mut work) {
+        Err(first) if first.silent => {
+            let note = format!("{} (memory={}): {}", spec.name, spec.memory_mib, first.why);
+            progress(&format!("{note}\n(starting it again)"));
+            restarts.push(note);
+            let mut again = spec.clone();
+            again.name = format!("{}-again", spec.name);
+            serve(host, options, &again, url, probe, progress, work).map_err(|f| f.why)
+        }
+        other => other.map_err(|f| f.why),
+    }
+}
+
 /// Runs `spec`, waits for its first 200 at `url` (giving up when the guest
 /// ends), runs `work`, and shuts the guest down. Gives the seconds from
 /// `xl create` to the first 200 and what `work` returned, or why not.
@@ -606,7 +661,7 @@ fn serve<T>(
     probe: &Path,
     progress: &mut dyn FnMut(&str),
     work: impl FnOnce() -> std::result::Result<T, String>,
-) -> std::result::Result<(f64, T), String> {
+) -> std::result::Result<(f64, T), Failure> {
     let name = spec.name.as_str();
     let ip = url
         .trim_start_matches("http://")
@@ -639,8 +694,10 @@ fn serve<T>(
                 None => format!("no 200 from {url}: {why}"),
             }),
         };
-        let result = result
-            .map_err(|why| format!("{why}; its console ends with:\n{}", guest.console_tail(10)));
+        let result = result.map_err(|why| Failure {
+            silent: guest.ended_silently(),
+            why: format!("{why}; its console ends with:\n{}", guest.console_tail(10)),
+        });
         match stop_guests(host, &[name], Duration::from_secs(30)) {
             Ok(destroyed) if !destroyed.is_empty() => progress(&format!(
                 "destroyed {name} (it did not obey xl shutdown within 30 s)"

@@ -162,6 +162,8 @@ pub struct HttpGuestFigures {
     pub image: Option<ImageSize>,
     /// What failed, each with why.
     pub failures: Vec<String>,
+    /// Boots that ended silently and were started again (why each failed).
+    pub restarts: Vec<String>,
 }
 
 impl HttpGuestFigures {
@@ -325,6 +327,9 @@ impl HttpBenchReport {
             }
         }
         for guest in [&self.rumpx, &self.linux] {
+            for why in &guest.restarts {
+                let _ = writeln!(out, "{} was started again after: {why}", guest.label);
+            }
             for why in &guest.failures {
                 let _ = writeln!(out, "{} failed: {why}", guest.label);
             }
@@ -431,6 +436,7 @@ mod tests {
                 parts: vec![("image".into(), bytes)],
             }),
             failures: Vec::new(),
+            restarts: Vec::new(),
         }
     }
 
@@ -473,6 +479,13 @@ mod tests {
         );
         assert!(table.contains("    at 8 MiB: it crashed"), "{table}");
 
+        report
+            .linux
+            .restarts
+            .push("memory=96: it ended silently".into());
+        assert!(report
+            .render()
+            .contains("Linux 6.1 was started again after: memory=96: it ended silently\n"));
         report.rumpx.failures.push("guest httpd not found".into());
         report.rumpx.first_200_s = None;
         report.rumpx.load.as_mut().unwrap().errors = 3;
@@ -487,7 +500,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.ends_with("rumpx httpd failed: guest httpd not found\n"),
+            table.contains("\nrumpx httpd failed: guest httpd not found\n"),
             "{table}"
         );
     }
