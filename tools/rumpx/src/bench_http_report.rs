@@ -224,7 +224,7 @@ impl HttpBenchReport {
                     self.requests,
                     self.conns
                 ),
-                figure: |g| g.load.filter(|l| l.errors == 0).map(|l| l.rps),
+                figure: |g| g.load.map(|l| l.rps),
                 cell: |g| match g.load {
                     Some(l) if l.errors > 0 => {
                         format!("{:.1} ({} errors)", l.rps, l.errors)
@@ -496,7 +496,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("| 400.0 (3 errors) | 100.0 | - |"),
+            table.contains("| 400.0 (3 errors) | 100.0 | 4.00 |"),
             "{table}"
         );
         assert!(
