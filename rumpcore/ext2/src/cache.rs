@@ -10,6 +10,9 @@ use alloc::vec::Vec;
 use crate::device::BlockDevice;
 use crate::error::{FsError, Result};
 
+/// The most bytes one device read carries.
+pub(crate) const MAX_REQUEST: usize = 256 * 1024;
+
 /// What a cached block holds, which decides its write-back order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -61,26 +64,15 @@ impl<D: BlockDevice> Cache<D> {
         if self.blocks.len() < self.cap {
             return Ok(());
         }
-        let victim = self
-            .blocks
-            .iter()
-            .filter(|(_, e)| e.dirty.is_none())
-            .min_by_key(|(_, e)| e.used)
-            .map(|(b, _)| *b);
-        match victim {
-            Some(b) => {
+        if !self.evict_clean() {
+            self.write_back()?;
+            let b = self
+                .blocks
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(b, _)| *b);
+            if let Some(b) = b {
                 self.blocks.remove(&b);
-            }
-            None => {
-                self.write_back()?;
-                let b = self
-                    .blocks
-                    .iter()
-                    .min_by_key(|(_, e)| e.used)
-                    .map(|(b, _)| *b);
-                if let Some(b) = b {
-                    self.blocks.remove(&b);
-                }
             }
         }
         Ok(())
@@ -106,6 +98,110 @@ impl<D: BlockDevice> Cache<D> {
         let e = self.blocks.get_mut(&blk).ok_or(FsError::Corrupt("cache"))?;
         e.used = tick;
         Ok(e)
+    }
+
+    /// True when block `blk` is in the cache.
+    pub(crate) fn holds(&self, blk: u64) -> bool {
+        self.blocks.contains_key(&blk)
+    }
+
+    /// Fills `dst` with the bytes of the disk-contiguous blocks starting at
+    /// byte `inb` of block `first`. Cached blocks are copied (they are
+    /// authoritative: a dirty one is newer than the disk); each run of
+    /// whole uncached blocks goes to the device as one request of at most
+    /// `MAX_REQUEST` bytes straight into `dst`, without entering the cache;
+    /// a partial first or last block is loaded through the cache.
+    pub(crate) fn read_span(&mut self, first: u64, inb: usize, dst: &mut [u8]) -> Result<()> {
+        let bs = self.bs;
+        let mut blk = first;
+        let mut done = 0;
+        let mut at = inb;
+        while done < dst.len() {
+            let chunk = (bs - at).min(dst.len() - done);
+            if chunk < bs || self.blocks.contains_key(&blk) {
+                let piece = &mut dst[done..done + chunk];
+                self.with(blk, |d| piece.copy_from_slice(&d[at..at + chunk]))?;
+                done += chunk;
+                blk += 1;
+                at = 0;
+                continue;
+            }
+            // A run of whole blocks none of which is cached.
+            let mut n = 1;
+            while done + (n + 1) * bs <= dst.len()
+                && (n + 1) * bs <= MAX_REQUEST
+                && !self.blocks.contains_key(&(blk + n as u64))
+            {
+                n += 1;
+            }
+            let off = self.offset(blk)?;
+            self.dev.read(off, &mut dst[done..done + n * bs])?;
+            done += n * bs;
+            blk += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Read-ahead: loads up to `count` disk-contiguous blocks from `first`
+    /// into the cache with one device request, skipping blocks already
+    /// cached at the start and stopping at the next cached one (a cached
+    /// block may be newer than the disk and is never replaced). Takes at
+    /// most half the cache and only evicts clean blocks (never forces a
+    /// write-back). Speculative: a failed request loads nothing, and the
+    /// demand read that needs the blocks reports the error.
+    pub(crate) fn prefetch(&mut self, first: u64, count: u64) {
+        let limit = (self.cap / 2).min(MAX_REQUEST / self.bs) as u64;
+        let count = count.min(limit);
+        let mut start = first;
+        let end = first.saturating_add(count);
+        while start < end && self.blocks.contains_key(&start) {
+            start += 1;
+        }
+        let mut stop = start;
+        while stop < end && !self.blocks.contains_key(&stop) {
+            stop += 1;
+        }
+        if stop == start {
+            return;
+        }
+        let Ok(off) = self.offset(start) else {
+            return;
+        };
+        let mut buf = vec![0u8; (stop - start) as usize * self.bs];
+        if self.dev.read(off, &mut buf).is_err() {
+            return;
+        }
+        self.tick += 1;
+        for (i, data) in buf.chunks(self.bs).enumerate() {
+            if self.blocks.len() >= self.cap && !self.evict_clean() {
+                break;
+            }
+            self.blocks.insert(
+                start + i as u64,
+                Entry {
+                    data: data.to_vec(),
+                    dirty: None,
+                    used: self.tick,
+                },
+            );
+        }
+    }
+
+    /// Drops the least recently used clean block; false when none is clean.
+    fn evict_clean(&mut self) -> bool {
+        let victim = self
+            .blocks
+            .iter()
+            .filter(|(_, e)| e.dirty.is_none())
+            .min_by_key(|(_, e)| e.used)
+            .map(|(b, _)| *b);
+        match victim {
+            Some(b) => {
+                self.blocks.remove(&b);
+                true
+            }
+            None => false,
+        }
     }
 
     /// A copy of block `blk`.

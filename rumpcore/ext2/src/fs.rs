@@ -32,6 +32,9 @@ pub struct Fs<D: BlockDevice> {
     pub(crate) now: u32,
     /// Open handles per inode.
     pub(crate) open: BTreeMap<Ino, u32>,
+    /// Per open file, where its last read ended (a read starting there is
+    /// sequential and triggers read-ahead); dropped at the last close.
+    pub(crate) seq: BTreeMap<Ino, u64>,
 }
 
 fn read_raw<D: BlockDevice>(dev: &mut D, off: u64, len: usize) -> Result<Vec<u8>> {
@@ -79,6 +82,7 @@ impl<D: BlockDevice> Fs<D> {
             read_only,
             now,
             open: BTreeMap::new(),
+            seq: BTreeMap::new(),
         };
         let root = fs.read_inode(ROOT_INO)?;
         if !root.is_dir() {

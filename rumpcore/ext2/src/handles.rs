@@ -28,6 +28,7 @@ impl<D: BlockDevice> Fs<D> {
             return Ok(());
         }
         self.open.remove(&ino);
+        self.seq.remove(&ino);
         self.release_if_unlinked(ino)
     }
 
@@ -46,6 +47,7 @@ impl<D: BlockDevice> Fs<D> {
     pub(crate) fn release_all(&mut self) -> Result<()> {
         let inos: Vec<Ino> = self.open.keys().copied().collect();
         self.open.clear();
+        self.seq.clear();
         for ino in inos {
             self.release_if_unlinked(ino)?;
         }

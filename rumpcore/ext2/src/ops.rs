@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use core::ops::BitOr;
 
-use crate::cache::Kind;
+use crate::cache::{Kind, MAX_REQUEST};
 use crate::device::BlockDevice;
 use crate::dir::{DirEntry, FileType};
 use crate::disk::{le32, put32, sb, Inode, RO_COMPAT_LARGE_FILE, S_IFDIR, S_IFREG};
@@ -67,6 +67,8 @@ pub struct Stat {
 
 /// The longest name a directory entry holds.
 const NAME_MAX: usize = 255;
+/// Bytes a sequential read fetches ahead into the cache.
+const READ_AHEAD: u64 = 128 * 1024;
 /// Most links an inode may have.
 const LINK_MAX: u16 = 32000;
 
@@ -219,22 +221,74 @@ impl<D: BlockDevice> Fs<D> {
             return Ok(0);
         }
         let n = (buf.len() as u64).min(size - off) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
         let bs = self.geo.bs;
-        let mut done = 0;
-        while done < n {
-            let pos = off + done as u64;
-            let (lblk, inb) = (pos / bs, (pos % bs) as usize);
-            let chunk = (bs as usize - inb).min(n - done);
-            let dst = &mut buf[done..done + chunk];
-            match self.map(&inode, lblk)? {
+        let end = off + n as u64;
+        let last = (end - 1) / bs;
+        let max_run = (MAX_REQUEST as u64 / bs).max(1);
+        let mut lblk = off / bs;
+        while lblk <= last {
+            let (phys, count) = self.run(&inode, lblk, last + 1 - lblk, max_run)?;
+            let s = off.max(lblk * bs);
+            let e = end.min((lblk + count) * bs);
+            let dst = &mut buf[(s - off) as usize..(e - off) as usize];
+            match phys {
                 None => dst.fill(0),
-                Some(b) => self
-                    .cache
-                    .with(b, |d| dst.copy_from_slice(&d[inb..inb + chunk]))?,
+                Some(b) => self.cache.read_span(b, (s - lblk * bs) as usize, dst)?,
             }
-            done += chunk;
+            lblk += count;
+        }
+        let sequential = off == 0 || self.seq.get(&ino) == Some(&off);
+        if self.is_open(ino) {
+            self.seq.insert(ino, end);
+        }
+        if sequential {
+            self.read_ahead(&inode, end.div_ceil(bs), size.div_ceil(bs))?;
         }
         Ok(n)
+    }
+
+    /// The run starting at logical block `lblk` (at most `want` blocks, at
+    /// most `max` blocks): its first disk block (None for a hole) and its
+    /// length, covering logical blocks whose disk blocks follow each other
+    /// (or which are all holes).
+    fn run(&mut self, inode: &Inode, lblk: u64, want: u64, max: u64) -> Result<(Option<u64>, u64)> {
+        let phys = self.map(inode, lblk)?;
+        let mut count = 1;
+        while count < want.min(max) {
+            let next = self.map(inode, lblk + count)?;
+            let follows = match (phys, next) {
+                (None, None) => true,
+                (Some(p), Some(q)) => q == p + count,
+                _ => false,
+            };
+            if !follows {
+                break;
+            }
+            count += 1;
+        }
+        Ok((phys, count))
+    }
+
+    /// Sequential read-ahead: when logical block `lblk` (below the file's
+    /// `nblocks`) is mapped and not cached, loads the disk-contiguous run
+    /// from there (at most `READ_AHEAD` bytes) into the cache.
+    fn read_ahead(&mut self, inode: &Inode, lblk: u64, nblocks: u64) -> Result<()> {
+        if lblk >= nblocks {
+            return Ok(());
+        }
+        let bs = self.geo.bs;
+        let max = (READ_AHEAD / bs).max(1);
+        match self.map(inode, lblk)? {
+            Some(b) if !self.cache.holds(b) => {}
+            _ => return Ok(()),
+        }
+        if let (Some(b), count) = self.run(inode, lblk, nblocks - lblk, max)? {
+            self.cache.prefetch(b, count);
+        }
+        Ok(())
     }
 
     /// The largest file size this file system allows.
