@@ -1,7 +1,7 @@
 //! Bringing `virt0` up: the address from the command line, else from the
 //! vif's `ip` key that the toolstack wrote into the backend's xenstore
 //! directory (xl's `vif = ['ip=...']`), else a DHCP lease; then the
-//! gateway if one was given.
+//! gateway if one was given, and the address read back from the kernel.
 
 use alloc::format;
 use alloc::string::String;
@@ -37,9 +37,9 @@ fn toolstack_ip() -> Result<Option<(Ipv4Addr, u8)>, String> {
     }
 }
 
-/// Configures the interface; returns its IPv4 address when it is known
-/// (not for a DHCP lease: the client API has no address query).
-pub fn configure(settings: &Settings) -> Result<Option<Ipv4Addr>, String> {
+/// Configures the interface; returns its IPv4 address as the kernel
+/// reports it (`SIOCGIFADDR`), the leased one after DHCP.
+pub fn configure(settings: &Settings) -> Result<Ipv4Addr, String> {
     netconfig::ifcreate(IFNAME).map_err(|e| format!("ifcreate {IFNAME}: {e}"))?;
     netconfig::ifup(IFNAME).map_err(|e| format!("ifup {IFNAME}: {e}"))?;
     let fixed = match settings.addressing {
@@ -53,21 +53,19 @@ pub fn configure(settings: &Settings) -> Result<Option<Ipv4Addr>, String> {
             found
         }
     };
-    let addr = match fixed {
+    match fixed {
         Some((addr, len)) => {
             netconfig::ipv4_cidr(IFNAME, addr, len)
                 .map_err(|e| format!("address {addr}/{len}: {e}"))?;
-            Some(addr)
         }
         None => {
             println!("httpd: asking for a DHCP lease on {IFNAME}");
             netconfig::dhcp_ipv4_oneshot(IFNAME).map_err(|e| format!("dhcp on {IFNAME}: {e}"))?;
             println!("httpd: dhcp lease applied");
-            None
         }
-    };
+    }
     if let Some(gw) = settings.gateway {
         netconfig::ipv4_gateway(gw).map_err(|e| format!("gateway {gw}: {e}"))?;
     }
-    Ok(addr)
+    netconfig::ipv4_addr(IFNAME).map_err(|e| format!("the address of {IFNAME}: {e}"))
 }

@@ -10,9 +10,8 @@ use xen_platform::xenstore::{Tx, XenstoreOps};
 /// The readiness key, relative to the domain's home.
 const READY_KEY: &str = "data/rumpx-ready";
 
-/// Announces `addr:port` (`0.0.0.0` when the address is not known).
-pub fn announce(addr: Option<Ipv4Addr>, port: u16) {
-    let addr = addr.unwrap_or(Ipv4Addr::UNSPECIFIED);
+/// Announces `addr:port`.
+pub fn announce(addr: Ipv4Addr, port: u16) {
     println!("httpd: serving http on {addr}:{port}");
     let written = xen_platform::xenstore::xen::xenstore()
         .map_err(|e| format!("{e}"))

@@ -56,11 +56,7 @@ pub fn requests_served() -> u64 {
 }
 
 /// Listens on `port`, announces readiness and serves forever.
-pub fn serve(
-    addr: Option<Ipv4Addr>,
-    port: u16,
-    has_disk: bool,
-) -> Result<(), alloc::string::String> {
+pub fn serve(addr: Ipv4Addr, port: u16, has_disk: bool) -> Result<(), alloc::string::String> {
     let any = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
     let listener = TcpListener::bind_with_backlog(any, BACKLOG)
         .map_err(|e| alloc::format!("listen on port {port}: {e}"))?;

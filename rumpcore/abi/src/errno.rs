@@ -37,6 +37,8 @@ pub const EISDIR: c_int = 21;
 pub const EINVAL: c_int = 22;
 /// Too many open files.
 pub const EMFILE: c_int = 24;
+/// Inappropriate ioctl for device.
+pub const ENOTTY: c_int = 25;
 /// File too large.
 pub const EFBIG: c_int = 27;
 /// No space left on device.
@@ -115,6 +117,7 @@ pub const ALL: &[(&str, c_int)] = &[
     ("EISDIR", EISDIR),
     ("EINVAL", EINVAL),
     ("EMFILE", EMFILE),
+    ("ENOTTY", ENOTTY),
     ("EFBIG", EFBIG),
     ("ENOSPC", ENOSPC),
     ("ESPIPE", ESPIPE),

@@ -135,6 +135,7 @@ fn errno_numbers() {
         ("EISDIR", 21),
         ("EINVAL", 22),
         ("EMFILE", 24),
+        ("ENOTTY", 25),
         ("EFBIG", 27),
         ("ENOSPC", 28),
         ("ESPIPE", 29),

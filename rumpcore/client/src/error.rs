@@ -40,6 +40,7 @@ const ERRNOS: &[(i32, &str, &str)] = &[
     (EISDIR, "EISDIR", "is a directory"),
     (EINVAL, "EINVAL", "invalid argument"),
     (EMFILE, "EMFILE", "too many open files"),
+    (ENOTTY, "ENOTTY", "inappropriate ioctl for device"),
     (EFBIG, "EFBIG", "file too large"),
     (ENOSPC, "ENOSPC", "no space left on device"),
     (ESPIPE, "ESPIPE", "illegal seek"),

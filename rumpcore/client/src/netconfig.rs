@@ -1,11 +1,14 @@
 //! Network interface configuration through `rump_pub_netconfig_*`:
 //! create and bring up `virtN` interfaces, static IPv4/IPv6 addresses, the
-//! default gateway, one-shot DHCPv4.
+//! default gateway, one-shot DHCPv4; and reading an interface's IPv4
+//! address back (`SIOCGIFADDR`).
 
 use alloc::format;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::sys::{self, check_errno, cstring};
+use crate::abi::{IfReq, AF_INET, SIOCGIFADDR, SOCK_DGRAM};
+use crate::fd::OwnedFd;
+use crate::sys::{self, check, check_errno, cstring};
 use crate::{Error, Result};
 
 /// Creates the interface `ifname` (`virt0` is the platform's first NIC).
@@ -60,4 +63,26 @@ pub fn dhcp_ipv4_oneshot(ifname: &str) -> Result<()> {
     let name = cstring(ifname)?;
     // SAFETY: a NUL-terminated string that outlives the call.
     check_errno(unsafe { sys::rump_pub_netconfig_dhcp_ipv4_oneshot(name.as_ptr()) })
+}
+
+/// The first IPv4 address of `ifname` (static or leased), as NetBSD
+/// programs ask for it: `ioctl(SIOCGIFADDR)` on a UDP socket, closed
+/// afterwards. ENXIO for an unknown interface (or a name longer than 15
+/// bytes, which no interface has), EADDRNOTAVAIL if it has no IPv4
+/// address.
+pub fn ipv4_addr(ifname: &str) -> Result<Ipv4Addr> {
+    if ifname.contains('\0') {
+        return Err(Error::InteriorNul);
+    }
+    let mut req = IfReq::new(ifname).ok_or(Error::Errno(rumpuser_abi::errno::ENXIO))?;
+    // SAFETY: plain integers.
+    let s = OwnedFd::new(check(unsafe {
+        sys::rump___sysimpl_socket30(AF_INET, SOCK_DGRAM, 0)
+    })?);
+    // SAFETY: `req` is a `struct ifreq`, alive and writable for the call.
+    check(unsafe {
+        sys::rump___sysimpl_ioctl(s.raw(), SIOCGIFADDR, (&mut req as *mut IfReq).cast())
+    })?;
+    req.addr_v4()
+        .ok_or(Error::BadReply("SIOCGIFADDR: not a sockaddr_in"))
 }

@@ -5,7 +5,7 @@
 //! client does; everyone else uses the safe modules.
 
 use alloc::ffi::CString;
-use core::ffi::{c_char, c_int, c_long, c_uint, c_void};
+use core::ffi::{c_char, c_int, c_long, c_uint, c_ulong, c_void};
 
 use crate::abi::{PollFd, Stat};
 use crate::{Error, Result};
@@ -94,6 +94,9 @@ extern "C" {
     pub fn rump___sysimpl_fcntl(fd: c_int, cmd: c_int, ...) -> c_int;
     /// `poll(2)`.
     pub fn rump___sysimpl_poll(fds: *mut PollFd, nfds: c_uint, timeout: c_int) -> c_int;
+    /// `ioctl(2)`; `data` is the argument `cmd` names (e.g. a
+    /// [`IfReq`](crate::abi::IfReq) for `SIOCGIFADDR`).
+    pub fn rump___sysimpl_ioctl(fd: c_int, cmd: c_ulong, data: *mut c_void) -> c_int;
 
     /// `mount(2)`.
     pub fn rump___sysimpl_mount50(

@@ -150,6 +150,17 @@ pub fn ipv4_ifaddr_cidr(k: &Kernel, name: &str, addr: Ipv4Addr, prefix: u8) -> R
     Ok(())
 }
 
+/// `SIOCGIFADDR`'s work: `name`'s first IPv4 address (ENXIO for an
+/// unknown interface, EADDRNOTAVAIL if it has none).
+pub fn ipv4_addr(k: &Kernel, name: &str) -> Result<Ipv4Addr, i32> {
+    let st = k.state.lock();
+    let ix = ifindex(&st, name)?;
+    st.stack
+        .ipv4_addr(ix)
+        .map_err(|e| e.0)?
+        .ok_or(errno::EADDRNOTAVAIL)
+}
+
 /// `rump_pub_netconfig_ipv6_ifaddr`.
 pub fn ipv6_ifaddr(k: &Kernel, name: &str, addr: &str, prefix: u8) -> Result<(), i32> {
     let addr: Ipv6Addr = addr.parse().map_err(|_| errno::EINVAL)?;

@@ -98,6 +98,17 @@ impl Stack {
         Ok(())
     }
 
+    /// The interface's IPv4 address (static or leased), if it has one;
+    /// ENXIO for an unknown index.
+    pub fn ipv4_addr(&self, ix: IfIndex) -> Result<Option<Ipv4Addr>> {
+        let i = (ix.0 as usize).checked_sub(1).ok_or(Errno::ENXIO)?;
+        let iface = self.ifaces.get(i).ok_or(Errno::ENXIO)?;
+        Ok(iface.iface.ip_addrs().iter().find_map(|c| match c {
+            IpCidr::Ipv4(c) => Some(c.address()),
+            _ => None,
+        }))
+    }
+
     /// Sets the interface's IPv6 address (replacing any previous one).
     pub fn ipv6_ifaddr(&mut self, ix: IfIndex, addr: Ipv6Addr, prefix_len: u8) -> Result<()> {
         if prefix_len > 128 || addr.is_unspecified() || addr.is_multicast() {

@@ -6,6 +6,7 @@
 mod files;
 mod fsmeta;
 mod init;
+mod ioctl;
 mod netconfig;
 mod sockets;
 
