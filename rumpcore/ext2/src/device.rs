@@ -14,6 +14,9 @@ pub enum IoError {
 
 /// A disk, addressed in bytes. The file system only issues requests whose
 /// offset and length are multiples of its block size (at least 1024).
+/// A read may span many blocks (file data read as one disk-contiguous run,
+/// up to 256 KiB): an implementation should carry it in as few transfers
+/// as it can, since that is where the file system's read speed comes from.
 pub trait BlockDevice {
     /// Reads `buf.len()` bytes starting at byte `offset`.
     fn read(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), IoError>;
