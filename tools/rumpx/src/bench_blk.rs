@@ -326,14 +326,7 @@ fn judge(outcome: &GuestOutcome) -> std::result::Result<BlkRun, String> {
 mod tests {
     use super::*;
     use crate::outcome::{ConsoleLine, RunRecord};
-
-    fn linux_files() -> LinuxDomuFiles {
-        LinuxDomuFiles {
-            release: "6.1.0-56-amd64".into(),
-            kernel: "/c/vmlinuz".into(),
-            ramdisk: "/c/initrd.cpio.gz".into(),
-        }
-    }
+    use crate::test_support::{assert_parses, linux_files};
 
     #[test]
     fn both_guests_get_the_same_memory_and_a_disk_of_their_own() {
@@ -411,11 +404,7 @@ mod tests {
             ),
             "{script}"
         );
-        let parsed = std::process::Command::new("bash")
-            .args(["-n", "-c", &script])
-            .status()
-            .unwrap();
-        assert!(parsed.success(), "{script}");
+        assert_parses("bash", &script);
     }
 
     fn outcome(console: &[&str], xl_log: &str) -> GuestOutcome {

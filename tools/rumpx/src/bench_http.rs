@@ -805,14 +805,7 @@ fn check_body(run: &GetRun, bytes: u64, digest: u64) -> std::result::Result<(), 
 mod tests {
     use super::*;
     use crate::fingerprint::fnv1a;
-
-    fn linux_files() -> LinuxDomuFiles {
-        LinuxDomuFiles {
-            release: "6.1.0-56-amd64".into(),
-            kernel: "/c/vmlinuz".into(),
-            ramdisk: "/c/initrd.cpio.gz".into(),
-        }
-    }
+    use crate::test_support::{assert_parses, linux_files};
 
     #[test]
     fn both_guests_get_a_vif_an_address_and_a_disk_of_their_own() {
@@ -928,15 +921,20 @@ mod tests {
         assert!(first_200_after_create("wait-start 1\ncreated-at 1\n").is_err());
     }
 
-    #[test]
-    fn dom0_scripts_are_valid_bash() {
-        let wait = wait_script(
+    /// The Linux DomU's wait script, as the memory search runs it at 96 MiB.
+    fn linux_wait_script() -> String {
+        wait_script(
             Path::new("/share/tools/rumpx-http-probe"),
             "bench-http-linux-m96",
             "10.99.0.31",
             "http://10.99.0.31/bench-4k.bin",
             Duration::from_secs(240),
-        );
+        )
+    }
+
+    #[test]
+    fn dom0_scripts_are_valid_bash() {
+        let wait = linux_wait_script();
         assert!(wait.contains(
             "/share/tools/rumpx-http-probe wait http://10.99.0.31/bench-4k.bin --timeout 240 --since \"$start\" &\n"
         ), "{wait}");
@@ -958,11 +956,7 @@ mod tests {
             "{stop}"
         );
         for script in [wait, images, limited, stop] {
-            let parsed = Command::new("bash")
-                .args(["-n", "-c", &script])
-                .status()
-                .unwrap();
-            assert!(parsed.success(), "{script}");
+            assert_parses("bash", &script);
         }
     }
 
@@ -970,13 +964,7 @@ mod tests {
     /// run-guest leaves it) and prints the times to subtract.
     #[test]
     fn the_wait_script_reads_the_guests_created_at() {
-        let script = wait_script(
-            Path::new("/p"),
-            "g-m8",
-            "10.99.0.30",
-            "http://x/",
-            Duration::from_secs(1),
-        );
+        let script = linux_wait_script();
         let lookup: String = script
             .lines()
             .skip_while(|l| !l.starts_with("for d in"))
@@ -984,7 +972,10 @@ mod tests {
             .map(|l| format!("{l}\n"))
             .collect();
         let dir = unique_dir("rumpx-bench-http-jobs").unwrap();
-        for (job, name, at) in [("g1", "other", "5.0"), ("g2", "g-m8", "1764260000.5")] {
+        for (job, name, at) in [
+            ("g1", "other", "5.0"),
+            ("g2", "bench-http-linux-m96", "1764260000.5"),
+        ] {
             fs::create_dir_all(dir.join(job)).unwrap();
             fs::write(
                 dir.join(job).join("guest.cfg"),

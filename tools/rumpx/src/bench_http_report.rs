@@ -3,7 +3,7 @@
 //! still served at, and the table comparing the rumpx httpd guest with a
 //! Linux DomU running busybox `httpd` (each figure and the ratio rumpx/Linux).
 
-use crate::bench_report::human_bytes;
+use crate::bench_report::{human_bytes, restarts_and_failures, table_head, table_row};
 use std::fmt::Write as _;
 
 /// The value after `key` among the whitespace-separated words of `line`.
@@ -277,23 +277,17 @@ impl HttpBenchReport {
              (Linux blkback); timed boots with {} MiB each\n",
             self.memory_mib
         );
-        let _ = writeln!(
-            out,
-            "| | {} | {} | ratio rumpx/Linux |",
-            self.rumpx.label, self.linux.label
-        );
-        let _ = writeln!(out, "|---|---:|---:|---:|");
+        table_head(&mut out, &self.rumpx.label, &self.linux.label);
         for row in self.rows() {
             let ratio = match ((row.figure)(&self.rumpx), (row.figure)(&self.linux)) {
-                (Some(r), Some(l)) if l > 0.0 => format!("{:.2}", r / l),
-                _ => "-".into(),
+                (Some(r), Some(l)) if l > 0.0 => Some(r / l),
+                _ => None,
             };
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {ratio} |",
-                row.label,
-                (row.cell)(&self.rumpx),
-                (row.cell)(&self.linux)
+            table_row(
+                &mut out,
+                &row.label,
+                [(row.cell)(&self.rumpx), (row.cell)(&self.linux)],
+                ratio,
             );
         }
         let _ = writeln!(out);
@@ -327,12 +321,7 @@ impl HttpBenchReport {
             }
         }
         for guest in [&self.rumpx, &self.linux] {
-            for why in &guest.restarts {
-                let _ = writeln!(out, "{} was started again after: {why}", guest.label);
-            }
-            for why in &guest.failures {
-                let _ = writeln!(out, "{} failed: {why}", guest.label);
-            }
+            restarts_and_failures(&mut out, &guest.label, &guest.restarts, &guest.failures);
         }
         out
     }

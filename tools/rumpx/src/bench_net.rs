@@ -487,14 +487,7 @@ fn probe_once(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn linux_files() -> LinuxDomuFiles {
-        LinuxDomuFiles {
-            release: "6.1.0-56-amd64".into(),
-            kernel: "/c/vmlinuz".into(),
-            ramdisk: "/c/initrd.cpio.gz".into(),
-        }
-    }
+    use crate::test_support::{assert_parses, linux_files};
 
     #[test]
     fn both_guests_get_the_same_memory_a_vif_and_their_own_address() {
@@ -543,11 +536,7 @@ mod tests {
             "{script}"
         );
         assert!(script.contains("did not finish in 90 s"), "{script}");
-        let parsed = std::process::Command::new("bash")
-            .args(["-n", "-c", &script])
-            .status()
-            .unwrap();
-        assert!(parsed.success(), "{script}");
+        assert_parses("bash", &script);
     }
 
     #[test]

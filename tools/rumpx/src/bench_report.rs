@@ -400,22 +400,13 @@ impl BlkBenchReport {
             human_bytes(self.disk_bytes),
             self.repeat
         );
-        let _ = writeln!(
-            out,
-            "| | {} | {} | ratio rumpx/Linux |",
-            self.rumpx.label, self.linux.label
-        );
-        let _ = writeln!(out, "|---|---:|---:|---:|");
+        table_head(&mut out, &self.rumpx.label, &self.linux.label);
         for figure in BlkFigure::ALL {
-            let ratio = self
-                .ratio(figure)
-                .map_or("-".to_string(), |r| format!("{r:.2}"));
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {ratio} |",
+            table_row(
+                &mut out,
                 figure.label(),
-                self.rumpx.cell(figure),
-                self.linux.cell(figure)
+                [self.rumpx.cell(figure), self.linux.cell(figure)],
+                self.ratio(figure),
             );
         }
         let _ = writeln!(
@@ -433,14 +424,43 @@ impl BlkBenchReport {
             }
         }
         for guest in [&self.rumpx, &self.linux] {
-            for why in &guest.restarts {
-                let _ = writeln!(out, "{} was started again after: {why}", guest.label);
-            }
-            for why in &guest.failures {
-                let _ = writeln!(out, "{} failed: {why}", guest.label);
-            }
+            restarts_and_failures(&mut out, &guest.label, &guest.restarts, &guest.failures);
         }
         out
+    }
+}
+
+/// The head of a table comparing the rumpx guest (labelled `rumpx`) with
+/// the Linux DomU (`linux`), in markdown: a figure, each guest's cell and
+/// the ratio rumpx/Linux a row.
+pub fn table_head(out: &mut String, rumpx: &str, linux: &str) {
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "| | {rumpx} | {linux} | ratio rumpx/Linux |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+}
+
+/// A row of the table [`table_head`] began: `label`, the rumpx guest's
+/// cell, the Linux DomU's, then `ratio` with two decimals ("-" for none).
+pub fn table_row(out: &mut String, label: &str, [rumpx, linux]: [String; 2], ratio: Option<f64>) {
+    let ratio = ratio.map_or("-".to_string(), |r| format!("{r:.2}"));
+    // Writing to a String cannot fail.
+    let _ = writeln!(out, "| {label} | {rumpx} | {linux} | {ratio} |");
+}
+
+/// A line for each time the guest `label` was started again (with why),
+/// then one for each of its failures.
+pub fn restarts_and_failures(
+    out: &mut String,
+    label: &str,
+    restarts: &[String],
+    failures: &[String],
+) {
+    // Writing to a String cannot fail.
+    for why in restarts {
+        let _ = writeln!(out, "{label} was started again after: {why}");
+    }
+    for why in failures {
+        let _ = writeln!(out, "{label} failed: {why}");
     }
 }
 

@@ -35,6 +35,8 @@ pub mod scenario_run;
 pub mod setup_checks;
 pub mod signals;
 pub mod test_host;
+#[cfg(test)]
+mod test_support;
 pub mod xenstore;
 pub mod xl_config;
 pub mod xl_parse;

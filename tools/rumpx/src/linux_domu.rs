@@ -571,11 +571,7 @@ mod tests {
         let line = blkbench_command_line("xvda");
         assert!(line.contains("console=hvc0"), "{line}");
         assert!(line.ends_with(" rumpx.blkbench=xvda"), "{line}");
-        let parsed = Command::new("sh")
-            .args(["-n", "-c", INIT])
-            .status()
-            .unwrap();
-        assert!(parsed.success());
+        crate::test_support::assert_parses("sh", INIT);
     }
 
     /// The newc names in an uncompressed archive.
