@@ -12,6 +12,9 @@ use crate::error::{FsError, Result};
 
 /// The most bytes one device read carries.
 pub(crate) const MAX_REQUEST: usize = 256 * 1024;
+/// Runs of uncached blocks at least this long are read straight into the
+/// caller's buffer; shorter ones go through the cache.
+const DIRECT_MIN: usize = 64 * 1024;
 
 /// What a cached block holds, which decides its write-back order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,8 +112,9 @@ impl<D: BlockDevice> Cache<D> {
     /// byte `inb` of block `first`. Cached blocks are copied (they are
     /// authoritative: a dirty one is newer than the disk); each run of
     /// whole uncached blocks goes to the device as one request of at most
-    /// `MAX_REQUEST` bytes straight into `dst`, without entering the cache;
-    /// a partial first or last block is loaded through the cache.
+    /// `MAX_REQUEST` bytes: straight into `dst` without entering the cache
+    /// when it is at least `DIRECT_MIN` bytes, else into the cache; a
+    /// partial first or last block is loaded through the cache.
     pub(crate) fn read_span(&mut self, first: u64, inb: usize, dst: &mut [u8]) -> Result<()> {
         let bs = self.bs;
         let mut blk = first;
@@ -133,6 +137,16 @@ impl<D: BlockDevice> Cache<D> {
                 && !self.blocks.contains_key(&(blk + n as u64))
             {
                 n += 1;
+            }
+            if n * bs < DIRECT_MIN {
+                // Short: one request into the cache (a small file read
+                // again is then served from memory), copied out above.
+                self.prefetch(blk, n as u64);
+                let piece = &mut dst[done..done + bs];
+                self.with(blk, |d| piece.copy_from_slice(d))?;
+                done += bs;
+                blk += 1;
+                continue;
             }
             let off = self.offset(blk)?;
             self.dev.read(off, &mut dst[done..done + n * bs])?;

@@ -33,8 +33,8 @@ impl BlockDevice for CountDev {
     }
 }
 
-/// A 1 MiB file written on a fresh image with block size `bs`; returns the
-/// image bytes after unmount and the file's contents.
+/// A `len`-byte file `/big` written on a fresh image with block size `bs`;
+/// returns the image bytes after unmount and the file's contents.
 fn image_with_file(bs: u32, len: usize) -> (Vec<u8>, Vec<u8>) {
     let dir = temp_dir("readahead");
     let img = mkfs(&dir, 32, bs, 256, &[]);
@@ -96,6 +96,33 @@ fn contiguous_file_reads_take_few_requests() {
                 "bs {bs} chunk {chunk}: {reads} device reads, more than {bound}"
             );
         }
+    }
+}
+
+#[test]
+fn small_file_read_again_comes_from_the_cache() {
+    if !have_tools("small_file_read_again_comes_from_the_cache") {
+        return;
+    }
+    for bs in [1024u32, 4096] {
+        let (image, data) = image_with_file(bs, 4096);
+        let reads = Arc::new(AtomicU64::new(0));
+        let dev = CountDev {
+            inner: MemDev(image),
+            reads: reads.clone(),
+        };
+        let mut fs = Fs::mount(dev, true).unwrap();
+        let mut counts = Vec::new();
+        for _ in 0..3 {
+            let ino = fs.open("/big", OpenFlags::NONE, 0).unwrap();
+            let before = reads.load(Ordering::Relaxed);
+            let mut buf = vec![0u8; 4096];
+            assert_eq!(fs.read_at(ino, 0, &mut buf).unwrap(), 4096);
+            assert!(buf == data, "bs {bs}: contents differ");
+            counts.push(reads.load(Ordering::Relaxed) - before);
+            fs.close(ino).unwrap();
+        }
+        assert_eq!(counts, [1, 0, 0], "bs {bs}: device reads per pass");
     }
 }
 
