@@ -5,6 +5,7 @@
 //! the service port forwarded to 127.0.0.1), with readiness from the
 //! guest's xenstore key and Ctrl-C shutting the guest down in order.
 
+use crate::dom0_disk;
 use crate::error::{io_at, Error, Result};
 use crate::ext2_image;
 use crate::guest_build::{self, workspace_root};
@@ -445,29 +446,14 @@ fn stage_disks(host: &TestHost, plan: &Plan) -> Result<(Vec<StagedDisk>, Vec<Dis
     for (i, d) in plan.disks.iter().enumerate() {
         let shared = host.install_tool(&d.image)?;
         let dom0_image = format!("{DOM0_DISK_DIR}/{}-{i}.img", plan.spec.name);
-        let out = host.dom0_exec(
-            &format!(
-                "set -e\nmkdir -p {DOM0_DISK_DIR}\ncp {src} {dom0_image}\n\
-                 echo \"loop $(losetup -f --show {ro}{dom0_image})\"\n",
-                src = shared.display(),
-                ro = if d.read_only { "-r " } else { "" },
-            ),
+        let dev = dom0_disk::attach_copy(
+            host,
+            &shared,
+            &dom0_image,
+            d.read_only,
             Duration::from_secs(300),
+            &d.image.display().to_string(),
         )?;
-        let dev = out
-            .stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("loop "))
-            .map(|d| d.trim().to_string())
-            .filter(|d| d.starts_with("/dev/loop"))
-            .ok_or_else(|| {
-                Error::TestHost(format!(
-                    "dom0 could not attach {}: {}{}",
-                    d.image.display(),
-                    out.stdout,
-                    out.stderr
-                ))
-            })?;
         let disk = Disk::raw(vdev(i)?, &dev).with_script("block-rumpx");
         disks.push(if d.read_only { disk.read_only() } else { disk });
         staged.push(StagedDisk {

@@ -11,6 +11,7 @@ pub mod bench_report;
 pub mod build_cache;
 pub mod bzimage;
 pub mod cpio;
+pub mod dom0_disk;
 pub mod dom0_image;
 pub mod elf_image;
 pub mod error;

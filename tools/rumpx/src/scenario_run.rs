@@ -4,6 +4,7 @@
 //! and their disks down, keeping each console in the output folder.
 
 use crate::background_guest::{stop_guests, BackgroundGuest, NotReady};
+use crate::dom0_disk;
 use crate::error::{io_at, Error, Result};
 use crate::ext2_image;
 use crate::guest_build;
@@ -499,26 +500,14 @@ fn attach_disks(
             if let Some(p) = host.host_path(&in_share) {
                 shared.push(p);
             }
-            let out = host.dom0_exec(
-                &format!(
-                    "set -e\nmkdir -p {dom0_dir}\ncp {src} {dom0_dir}/{name}\n\
-                     echo \"loop $(losetup -f --show {dom0_dir}/{name})\"\n",
-                    src = in_share.display()
-                ),
+            let dev = dom0_disk::attach_copy(
+                host,
+                &in_share,
+                &format!("{dom0_dir}/{name}"),
+                false,
                 Duration::from_secs(120),
+                &format!("guest {}'s disk {}", guest.name, disk.vdev),
             )?;
-            let dev = out
-                .stdout
-                .lines()
-                .find_map(|l| l.strip_prefix("loop "))
-                .map(|d| d.trim().to_string())
-                .filter(|d| d.starts_with("/dev/loop"))
-                .ok_or_else(|| {
-                    Error::TestHost(format!(
-                        "dom0 could not set up guest {}'s disk {}: {}{}",
-                        guest.name, disk.vdev, out.stdout, out.stderr
-                    ))
-                })?;
             loops.push(dev.clone());
             let mut d = Disk::raw(&disk.vdev, &dev).with_script(BLOCK_SCRIPT);
             d.access = disk.access;
