@@ -9,6 +9,8 @@
 mod blk;
 #[path = "xen/boot.rs"]
 mod boot;
+#[path = "xen/dom0_run.rs"]
+mod dom0_run;
 #[path = "xen/httpd.rs"]
 mod httpd;
 #[path = "xen/net.rs"]
@@ -22,6 +24,7 @@ mod services;
 
 use blk::*;
 use boot::*;
+use dom0_run::*;
 use httpd::*;
 use net::*;
 use rump::*;
@@ -151,6 +154,10 @@ fn main() -> ExitCode {
             rump_kernel_answers_tcp_via_dhcp_on_xen,
         ),
         ("httpd_scenario_passes_on_xen", httpd_scenario_passes_on_xen),
+        (
+            "rumpx_run_serves_httpd_on_a_real_dom0",
+            rumpx_run_serves_httpd_on_a_real_dom0,
+        ),
     ];
     // RUMPX_XEN_CASES=word[,word...] runs only the cases whose names
     // contain one of the words; cases known to fail run only when named
