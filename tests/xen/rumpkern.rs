@@ -119,24 +119,14 @@ pub(crate) fn rump_kernel_serves_tcp_and_ext2_on_xen(f: &Fixture) -> Verdict {
            rm -rf {DIR}\n\
          }}\n\
          trap finish EXIT\n\
-         log=/var/log/xen/console/guest-rumpkern.log\n\
-         for i in $(seq 1200); do grep -q 'rumpkern: echo listening\\|FAILED' $log 2>/dev/null && break; sleep 0.25; done\n\
-         grep -q 'rumpkern: echo listening' $log || {{ echo 'the guest is not serving'; exit 1; }}\n\
-         for i in $(seq 300); do ping -c 1 -W 1 {GUEST_IP} >/dev/null 2>&1 && break; sleep 0.2; done\n\
-         echo \"first ping answered after $i tries\"\n\
-         {probe} tcp-echo {GUEST_IP}:7 1048576 || exit 1\n",
+         {echo}",
         wait = wait_for_domain("rumpkern"),
+        echo = echo_when_serving("rumpkern", GUEST_IP, &probe),
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
     let out = &dom0.stdout;
     let shown = |v: Verdict| v.map_err(|why| format!("{why}\ndom0 said: {out}{}", dom0.stderr));
-    for line in outcome
-        .console
-        .iter()
-        .filter(|l| l.text.starts_with("rumpkern: "))
-    {
-        println!("    {}", line.text);
-    }
+    print_guest_lines(&outcome);
     for (name, data) in &files {
         let want = format!(
             "rumpkern: read {name} bytes {} fnv1a64 {:016x}",
@@ -220,23 +210,14 @@ pub(crate) fn rump_kernel_answers_tcp_via_dhcp_on_xen(f: &Fixture) -> Verdict {
          }}\n\
          trap finish EXIT\n\
          {wait}set -o pipefail\n\
-         log=/var/log/xen/console/guest-rumpkern-dhcp.log\n\
-         for i in $(seq 1200); do grep -q 'rumpkern: echo listening\\|FAILED' $log 2>/dev/null && break; sleep 0.25; done\n\
-         grep -q 'rumpkern: echo listening' $log || {{ echo 'the guest is not serving'; exit 1; }}\n\
-         for i in $(seq 100); do ping -c 1 -W 1 {DHCP_IP} >/dev/null 2>&1 && break; sleep 0.2; done\n\
-         {probe} tcp-echo {DHCP_IP}:7 1048576 || exit 1\n",
+         {echo}",
         wait = wait_for_domain("rumpkern-dhcp"),
+        echo = echo_when_serving("rumpkern-dhcp", DHCP_IP, &probe),
     );
     let (outcome, dom0) = run_with_dom0(f, &spec, &script)?;
     let out = &dom0.stdout;
     let shown = |v: Verdict| v.map_err(|why| format!("{why}\ndom0 said: {out}{}", dom0.stderr));
-    for line in outcome
-        .console
-        .iter()
-        .filter(|l| l.text.starts_with("rumpkern: "))
-    {
-        println!("    {}", line.text);
-    }
+    print_guest_lines(&outcome);
     let echo = out
         .lines()
         .rfind(|l| l.starts_with("tcp-echo:"))
@@ -254,4 +235,29 @@ pub(crate) fn rump_kernel_answers_tcp_via_dhcp_on_xen(f: &Fixture) -> Verdict {
         &outcome,
     ))?;
     shown(expect_reason(&outcome, ShutdownReason::Poweroff))
+}
+
+/// The dom0 lines that wait (up to 5 min) for the rumpkern guest `name` to
+/// say it serves (or failed), ping it at `ip` until it answers, and push a
+/// 1 MiB TCP echo through it with `probe` (rumpx-net-probe).
+fn echo_when_serving(name: &str, ip: &str, probe: &impl std::fmt::Display) -> String {
+    format!(
+        "log=/var/log/xen/console/guest-{name}.log\n\
+         for i in $(seq 1200); do grep -q 'rumpkern: echo listening\\|FAILED' $log 2>/dev/null && break; sleep 0.25; done\n\
+         grep -q 'rumpkern: echo listening' $log || {{ echo 'the guest is not serving'; exit 1; }}\n\
+         for i in $(seq 300); do ping -c 1 -W 1 {ip} >/dev/null 2>&1 && break; sleep 0.2; done\n\
+         echo \"first ping answered after $i tries\"\n\
+         {probe} tcp-echo {ip}:7 1048576 || exit 1\n"
+    )
+}
+
+/// Prints the guest's own `rumpkern:` console lines.
+fn print_guest_lines(outcome: &GuestOutcome) {
+    for line in outcome
+        .console
+        .iter()
+        .filter(|l| l.text.starts_with("rumpkern: "))
+    {
+        println!("    {}", line.text);
+    }
 }
