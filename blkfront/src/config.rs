@@ -1,13 +1,9 @@
 //! What the frontend asks for: the [`Config`] of a blkfront (ring size,
 //! indirect segments, persistent grants, queue depth, logging).
 
-use core::fmt;
-
-/// A logging hook: receives one line (without newline) per disk event.
-pub type LogFn = fn(fmt::Arguments<'_>);
-
-/// Discards log lines (the default hook).
-pub fn no_log(_: fmt::Arguments<'_>) {}
+/// The logging hook (one line per device event) and its silent default,
+/// shared by every frontend driver.
+pub use xen_platform::frontend::{no_log, LogFn};
 
 /// Largest ring blkfront builds: 2^4 = 16 pages (512 requests).
 pub const MAX_RING_PAGE_ORDER: u32 = 4;

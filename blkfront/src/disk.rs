@@ -17,16 +17,18 @@
 //! until the backend lets go) → `Detached`, frontend `Closed`; once the
 //! backend is `Closed` the frontend re-announces itself and connects again
 //! when the backend comes back. A protocol violation tears down the same
-//! way into `Failed` until [`Blkfront::restart`].
+//! way into `Failed` until [`Blkfront::restart`]. The xenbus half of that
+//! life (the watch, the frontend state, re-announcing) is the shared
+//! [`xen_platform::frontend::FrontendLink`]; this module keeps the ring.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Deref;
 
+use xen_platform::frontend::{BackendEvent, FrontendLink};
 use xen_platform::services::{EventChannels, GrantTable, PageAllocator, Port};
 use xen_platform::xenbus::{self, Backend, Device, XenbusState};
-use xen_platform::xenstore::{XenstoreOps, XsError};
+use xen_platform::xenstore::XenstoreOps;
 
 use crate::config::{Config, MAX_RING_PAGE_ORDER};
 use crate::counters::Counters;
@@ -44,25 +46,12 @@ use crate::wire::{MAX_DIRECT_SEGMENTS, MAX_INDIRECT_SEGMENTS};
 /// struct netfront uses).
 pub use xen_platform::services::DriverServices as Services;
 
-/// Where a disk is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DiskState {
-    /// Frontend `Initialising`; waiting for the backend's `InitWait`.
-    WaitingForBackend,
-    /// Ring set up, keys written, frontend `Initialised`; waiting for the
-    /// backend's `Connected`.
-    Connecting,
-    /// Requests flow.
-    Connected,
-    /// The backend closed or went away; nothing is set up. The disk
-    /// reconnects by itself when the backend comes back.
-    Detached,
-    /// Failed after an error (see [`Blkfront::last_error`]); stays so
-    /// until [`Blkfront::restart`].
-    Failed,
-    /// Shut down by [`Blkfront::shutdown`]; final.
-    Shut,
-}
+/// Where a disk is in its life (the life every frontend shares, see
+/// [`xen_platform::frontend`]): `Connecting` means the ring is set up, the
+/// keys written and the frontend `Initialised`; `Failed` keeps its error in
+/// [`Blkfront::last_error`] until [`Blkfront::restart`]; `Shut` comes from
+/// [`Blkfront::shutdown`].
+pub use xen_platform::frontend::FrontendState as DiskState;
 
 /// What one [`Blkfront::poll`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -85,17 +74,11 @@ where
     S::Target: XenstoreOps,
 {
     svc: Services<E, G, A, S>,
-    device: Device,
-    backend: Backend,
+    /// The xenbus side: device, backend, watch and state.
+    link: FrontendLink,
     config: Config,
     /// blkif's `handle` (the device id, truncated).
     handle: u16,
-    /// Token of the watch on the backend's `state`.
-    token: String,
-    watching: bool,
-    state: DiskState,
-    /// The frontend state last written.
-    front: XenbusState,
     /// The ring order of the current connection.
     order: u32,
     info: Option<DiskInfo>,
@@ -104,8 +87,6 @@ where
     quarantine: Quarantine<A::Page>,
     counters: Counters,
     error: Option<BlkError>,
-    /// The backend's state is to be read at the next poll.
-    check_backend: bool,
 }
 
 impl<E, G, A, S> Blkfront<E, G, A, S>
@@ -132,21 +113,13 @@ where
         device: Device,
         config: Config,
     ) -> Result<Self, BlkError> {
-        let backend = xenbus::backend(&*svc.xenstore, &device)?;
-        let token = format!("blkfront:{}", device.path());
-        svc.xenstore
-            .watch(&format!("{}/state", backend.path), &token)?;
         let handle = device.id.parse::<u64>().unwrap_or(0) as u16;
-        let mut bf = Blkfront {
+        let link = FrontendLink::open(&*svc.xenstore, "blkfront", device, config.log)?;
+        Ok(Blkfront {
             svc,
-            device,
-            backend,
+            link,
             config,
             handle,
-            token,
-            watching: true,
-            state: DiskState::WaitingForBackend,
-            front: XenbusState::Unknown,
             order: 0,
             info: None,
             data: None,
@@ -154,10 +127,7 @@ where
             quarantine: Quarantine::new(),
             counters: Counters::default(),
             error: None,
-            check_backend: true,
-        };
-        bf.set_front(XenbusState::Initialising)?;
-        Ok(bf)
+        })
     }
 
     fn xs(&self) -> &S::Target {
@@ -165,39 +135,26 @@ where
     }
 
     fn log(&self, args: core::fmt::Arguments<'_>) {
-        (self.config.log)(format_args!("blkfront {}: {}", self.device.path(), args));
-    }
-
-    fn set_front(&mut self, state: XenbusState) -> Result<(), XsError> {
-        xenbus::switch_state(self.xs(), &self.device, state)?;
-        self.front = state;
-        Ok(())
-    }
-
-    /// Writes the frontend's state unless it is so already; failures are
-    /// logged, not fatal: the next backend change tries again.
-    fn set_front_quiet(&mut self, state: XenbusState) {
-        if self.front == state {
-            return;
-        }
-        if let Err(e) = self.set_front(state) {
-            self.log(format_args!("could not write state {state:?}: {e}"));
-        }
+        self.link.log(args);
     }
 
     /// Handles backend state changes seen by the watch (without waiting)
     /// and retries releasing grants the backend still held. Returns the
     /// state after that.
     pub fn poll_xenbus(&mut self) -> Result<DiskState, BlkError> {
-        while self.xs().next_watch_event(&self.token, Some(0))?.is_some() {
-            self.check_backend = true;
-        }
-        if self.check_backend {
-            self.check_backend = false;
-            self.backend_changed()?;
+        match self.link.poll(&*self.svc.xenstore)? {
+            Some(BackendEvent::Setup) => self.setup(),
+            Some(BackendEvent::Connected) => {
+                if let Err(e) = self.finish_connect() {
+                    self.fail(e);
+                }
+            }
+            Some(BackendEvent::Gone(bstate)) => self.detach(bstate),
+            Some(BackendEvent::Malformed(why)) => self.fail(BlkError::PeerMisbehaved(why)),
+            None => {}
         }
         self.quarantine.retry(&self.svc.grants);
-        Ok(self.state)
+        Ok(self.link.state())
     }
 
     /// Waits (in xenstore, so the scheduler can run others) until the
@@ -205,11 +162,8 @@ where
     /// ([`BlkError::Timeout`]), then handles it as
     /// [`Blkfront::poll_xenbus`].
     pub fn wait_xenbus(&mut self, deadline_ns: Option<u64>) -> Result<DiskState, BlkError> {
-        if !self.check_backend {
-            match self.xs().next_watch_event(&self.token, deadline_ns)? {
-                Some(_) => self.check_backend = true,
-                None => return Err(BlkError::Timeout),
-            }
+        if !self.link.wait(&*self.svc.xenstore, deadline_ns)? {
+            return Err(BlkError::Timeout);
         }
         self.poll_xenbus()
     }
@@ -232,66 +186,6 @@ where
         }
     }
 
-    /// Reacts to the backend's current state.
-    fn backend_changed(&mut self) -> Result<(), BlkError> {
-        use XenbusState as X;
-        let bstate = match xenbus::read_state(self.xs(), &self.backend.path) {
-            Ok(s) => s,
-            Err(XsError::Malformed(why)) => {
-                self.fail(BlkError::PeerMisbehaved(why));
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let gone = matches!(bstate, X::Closing | X::Closed | X::Unknown);
-        match self.state {
-            DiskState::WaitingForBackend => {
-                if matches!(bstate, X::InitWait | X::Initialised) {
-                    self.setup();
-                }
-            }
-            DiskState::Connecting if bstate == X::Connected => {
-                if let Err(e) = self.finish_connect() {
-                    self.fail(e);
-                }
-            }
-            DiskState::Connecting | DiskState::Connected if gone => self.detach(bstate),
-            DiskState::Connecting | DiskState::Connected => {}
-            DiskState::Detached => match bstate {
-                X::Closing => self.set_front_quiet(X::Closed),
-                X::Closed => {
-                    self.set_front_quiet(X::Closed);
-                    self.reannounce();
-                }
-                X::InitWait | X::Initialised => {
-                    self.reannounce();
-                    if self.state == DiskState::WaitingForBackend {
-                        self.setup();
-                    }
-                }
-                _ => {}
-            },
-            DiskState::Failed | DiskState::Shut => {
-                if gone {
-                    self.set_front_quiet(X::Closed);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Detached → WaitingForBackend, if the device still exists.
-    fn reannounce(&mut self) {
-        match self.set_front(XenbusState::Initialising) {
-            Ok(()) => {
-                self.state = DiskState::WaitingForBackend;
-                self.log(format_args!("backend closed; waiting for it to come back"));
-            }
-            Err(XsError::NoEnt) => {} // the toolstack removed the device
-            Err(e) => self.log(format_args!("could not re-announce: {e}")),
-        }
-    }
-
     /// Sets up the ring and writes the keys; any error fails the disk.
     fn setup(&mut self) {
         if let Err(e) = self.try_setup() {
@@ -300,23 +194,12 @@ where
     }
 
     fn try_setup(&mut self) -> Result<(), BlkError> {
-        // The backend may have moved across a detach and attach.
-        let backend = xenbus::backend(self.xs(), &self.device)?;
-        if backend != self.backend {
-            let _ = self
-                .xs()
-                .unwatch(&format!("{}/state", self.backend.path), &self.token);
-            self.watching = false;
-            self.xs()
-                .watch(&format!("{}/state", backend.path), &self.token)?;
-            self.watching = true;
-            self.backend = backend;
-        }
-        let offered = handshake::read_max_ring_page_order(self.xs(), &self.backend)?;
+        self.link.follow_backend(&*self.svc.xenstore)?;
+        let offered = handshake::read_max_ring_page_order(self.xs(), self.link.backend())?;
         let order = offered
             .min(self.config.max_ring_page_order)
             .min(MAX_RING_PAGE_ORDER);
-        let peer = self.backend.domid;
+        let peer = self.link.backend().domid;
         let port = self.svc.evtchn.alloc_unbound(peer)?;
         let dp = match DataPath::new(
             &self.svc.grants,
@@ -342,9 +225,9 @@ where
             evtchn: port,
             persistent: self.config.use_persistent,
         };
-        handshake::write_front_keys(self.xs(), &self.device, &keys)?;
-        self.set_front(XenbusState::Initialised)?;
-        self.state = DiskState::Connecting;
+        handshake::write_front_keys(self.xs(), self.link.device(), &keys)?;
+        self.link
+            .connecting(&*self.svc.xenstore, XenbusState::Initialised)?;
         self.error = None;
         Ok(())
     }
@@ -352,7 +235,7 @@ where
     /// The backend is `Connected`: reads the disk and features, goes
     /// `Connected`.
     fn finish_connect(&mut self) -> Result<(), BlkError> {
-        let disk = handshake::read_backend_disk(self.xs(), &self.backend)?;
+        let disk = handshake::read_backend_disk(self.xs(), self.link.backend())?;
         if disk.sector_size as usize > xen_platform::services::PAGE_SIZE {
             return Err(BlkError::Unsupported("sector size larger than a page"));
         }
@@ -385,7 +268,7 @@ where
             barrier: offer.barrier,
             discard: offer.discard,
         };
-        dp.configure(self.backend.domid, &features, &self.config);
+        dp.configure(self.link.backend().domid, &features, &self.config);
         let info = DiskInfo {
             sectors: disk.sectors,
             sector_size: disk.sector_size,
@@ -397,13 +280,14 @@ where
             features,
         };
         self.info = Some(info);
-        self.set_front(XenbusState::Connected)?;
-        self.state = DiskState::Connected;
+        self.link
+            .set_front(&*self.svc.xenstore, XenbusState::Connected)?;
+        self.link.connected();
         self.counters.connects += 1;
         self.log(format_args!(
             "connected to {} (domain {}): {} bytes, sector {} (physical {}), {}{}ring {} pages, indirect {}, persistent {}, flush {}, barrier {}, discard {}",
-            self.backend.path,
-            self.backend.domid.0,
+            self.link.backend().path,
+            self.link.backend().domid.0,
             info.capacity_bytes(),
             info.sector_size,
             info.physical_sector_size,
@@ -426,7 +310,7 @@ where
             let port = dp.port;
             dp.teardown(&self.svc.grants, &mut self.quarantine);
             let _ = self.svc.evtchn.close(port);
-            if self.state == DiskState::Connected {
+            if self.link.state() == DiskState::Connected {
                 self.counters.disconnects += 1;
             }
         }
@@ -437,12 +321,11 @@ where
     fn detach(&mut self, bstate: XenbusState) {
         let pending = self.reqs.live();
         self.teardown_data(&BlkError::Detached);
-        self.state = DiskState::Detached;
         self.log(format_args!(
             "backend {bstate:?}: detached ({pending} requests failed, {} grants still held by the backend)",
             self.quarantine.len()
         ));
-        self.set_front_quiet(XenbusState::Closed);
+        self.link.detached(&*self.svc.xenstore);
     }
 
     /// Fails the disk after an error.
@@ -457,9 +340,7 @@ where
         self.teardown_data(&reason);
         self.log(format_args!("failed: {e}"));
         self.error = Some(e);
-        self.state = DiskState::Failed;
-        // Ask the backend to let go of what it still maps.
-        self.set_front_quiet(XenbusState::Closing);
+        self.link.failed(&*self.svc.xenstore);
     }
 
     /// A protocol violation seen on the ring.
@@ -472,10 +353,7 @@ where
     /// itself once the backend is closed, and connects when the backend
     /// comes back.
     pub fn restart(&mut self) {
-        if self.state == DiskState::Failed {
-            self.state = DiskState::Detached;
-            self.check_backend = true;
-        }
+        self.link.restart();
     }
 
     /// Takes the disk down for good: pending requests fail with
@@ -484,21 +362,17 @@ where
     /// [`Blkfront::is_closed`]).
     pub fn shutdown(&mut self) {
         self.teardown_data(&BlkError::Detached);
-        self.state = DiskState::Shut;
-        self.set_front_quiet(XenbusState::Closing);
-        self.check_backend = true;
+        self.link.shut(&*self.svc.xenstore);
     }
 
     /// Whether the disk is shut down and every grant was given back.
     pub fn is_closed(&self) -> bool {
-        self.state == DiskState::Shut
-            && self.front == XenbusState::Closed
-            && self.quarantine.is_empty()
+        self.link.is_shut_and_closed() && self.quarantine.is_empty()
     }
 
     /// The refusal of a request while not connected.
     fn not_connected(&self) -> BlkError {
-        match (&self.state, &self.error) {
+        match (self.link.state(), &self.error) {
             (DiskState::Failed, Some(e)) => BlkError::Disconnected(e.reason()),
             _ => BlkError::NotConnected,
         }
@@ -513,7 +387,7 @@ where
     /// [`Blkfront::poll`] (a flush or barrier on a read-only disk
     /// completes at once: nothing can be unwritten).
     pub fn submit(&mut self, req: BlkRequest) -> Result<RequestTag, BlkError> {
-        if self.state != DiskState::Connected || self.data.is_none() {
+        if self.link.state() != DiskState::Connected || self.data.is_none() {
             return Err(self.not_connected());
         }
         let Some(info) = self.info else {
@@ -573,7 +447,7 @@ where
     /// A violation fails the disk and is returned.
     fn service(&mut self) -> Result<u64, BlkError> {
         self.quarantine.retry(&self.svc.grants);
-        if self.state != DiskState::Connected {
+        if self.link.state() != DiskState::Connected {
             return Ok(0);
         }
         let (Some(dp), Some(info)) = (self.data.as_mut(), self.info.as_mut()) else {
@@ -694,7 +568,7 @@ where
 
     /// Where the disk is in its life.
     pub fn state(&self) -> DiskState {
-        self.state
+        self.link.state()
     }
 
     /// The error that failed the disk, if it is [`DiskState::Failed`] (or
@@ -750,18 +624,18 @@ where
 
     /// The device (`device/vbd/<id>`).
     pub fn device(&self) -> &Device {
-        &self.device
+        self.link.device()
     }
 
     /// The backend's location.
     pub fn backend(&self) -> &Backend {
-        &self.backend
+        self.link.backend()
     }
 
     /// The token of the watch on the backend's state (its events are
     /// consumed by [`Blkfront::poll_xenbus`]).
     pub fn watch_token(&self) -> &str {
-        &self.token
+        self.link.watch_token()
     }
 
     /// The services (for the caller's own use of the same handles).
@@ -783,15 +657,12 @@ where
     fn drop(&mut self) {
         if self.data.is_some() {
             self.teardown_data(&BlkError::Detached);
-            self.set_front_quiet(XenbusState::Closing);
+            self.link
+                .set_front_quiet(&*self.svc.xenstore, XenbusState::Closing);
         }
         self.quarantine.retry(&self.svc.grants);
         self.quarantine.leak_all();
-        if self.watching {
-            let _ = self
-                .xs()
-                .unwatch(&format!("{}/state", self.backend.path), &self.token);
-        }
+        self.link.release(&*self.svc.xenstore);
     }
 }
 

@@ -36,11 +36,9 @@ impl fmt::Display for Mac {
     }
 }
 
-/// A logging hook: receives one line (without newline) per link event.
-pub type LogFn = fn(fmt::Arguments<'_>);
-
-/// Discards log lines (the default hook).
-pub fn no_log(_: fmt::Arguments<'_>) {}
+/// The logging hook (one line per device event) and its silent default,
+/// shared by every frontend driver.
+pub use xen_platform::frontend::{no_log, LogFn};
 
 /// What the frontend offers the backend. The default offers everything
 /// netfront supports; turning a feature off writes the key as `0` (or

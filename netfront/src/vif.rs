@@ -16,16 +16,18 @@
 //! frontend re-announces itself (`Initialising`) and the cycle restarts
 //! when the backend comes back. A protocol violation tears down the same
 //! way into `Failed` (frontend `Closing`, then `Closed`) until
-//! [`Netfront::restart`].
+//! [`Netfront::restart`]. The xenbus half of that life (the watch, the
+//! frontend state, re-announcing) is the shared
+//! [`xen_platform::frontend::FrontendLink`]; this module keeps the rings.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::Deref;
 
+use xen_platform::frontend::{BackendEvent, FrontendLink};
 use xen_platform::services::{EventChannels, GrantTable, PageAllocator};
 use xen_platform::xenbus::{self, Backend, Device, XenbusState};
-use xen_platform::xenstore::{XenstoreOps, XsError};
+use xen_platform::xenstore::XenstoreOps;
 
 use crate::config::{BackendFeatures, Config, Mac};
 use crate::counters::Counters;
@@ -42,25 +44,12 @@ use crate::wire::RX_RING_SIZE;
 /// blkfront, under netfront's old name).
 pub use xen_platform::services::DriverServices as Services;
 
-/// Where a vif is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LinkState {
-    /// Frontend `Initialising`; waiting for the backend's `InitWait`.
-    WaitingForBackend,
-    /// Keys written, frontend `Connected`; waiting for the backend's
-    /// `Connected`.
-    Connecting,
-    /// The data path is up.
-    Connected,
-    /// The backend closed or went away; nothing is set up. The vif
-    /// reconnects by itself when the backend comes back.
-    Detached,
-    /// Disconnected after an error (see [`Netfront::last_error`]); stays
-    /// so until [`Netfront::restart`].
-    Failed,
-    /// Shut down by [`Netfront::shutdown`]; final.
-    Shut,
-}
+/// Where a vif is in its life (the life every frontend shares, see
+/// [`xen_platform::frontend`]): `Connecting` means the rings are set up,
+/// the keys written and the frontend `Connected`; `Failed` keeps its error
+/// in [`Netfront::last_error`] until [`Netfront::restart`]; `Shut` comes
+/// from [`Netfront::shutdown`].
+pub use xen_platform::frontend::FrontendState as LinkState;
 
 /// The data path of a connected (or connecting) vif.
 struct DataPath<P> {
@@ -92,22 +81,14 @@ where
     S::Target: XenstoreOps,
 {
     svc: Services<E, G, A, S>,
-    device: Device,
-    backend: Backend,
+    /// The xenbus side: device, backend, watch and state.
+    link: FrontendLink,
     config: Config,
-    /// Token of the watch on the backend's `state`.
-    token: String,
-    watching: bool,
-    state: LinkState,
-    /// The frontend state last written.
-    front: XenbusState,
     info: Option<BackendInfo>,
     data: Option<DataPath<A::Page>>,
     quarantine: Quarantine<A::Page>,
     counters: Counters,
     error: Option<NetError>,
-    /// The backend's state is to be read at the next poll.
-    check_backend: bool,
 }
 
 impl<E, G, A, S> Netfront<E, G, A, S>
@@ -134,28 +115,17 @@ where
         device: Device,
         config: Config,
     ) -> Result<Self, NetError> {
-        let backend = xenbus::backend(&*svc.xenstore, &device)?;
-        let token = format!("netfront:{}", device.path());
-        svc.xenstore
-            .watch(&format!("{}/state", backend.path), &token)?;
-        let mut nf = Netfront {
+        let link = FrontendLink::open(&*svc.xenstore, "netfront", device, config.log)?;
+        Ok(Netfront {
             svc,
-            device,
-            backend,
+            link,
             config,
-            token,
-            watching: true,
-            state: LinkState::WaitingForBackend,
-            front: XenbusState::Unknown,
             info: None,
             data: None,
             quarantine: Quarantine::new(),
             counters: Counters::default(),
             error: None,
-            check_backend: true,
-        };
-        nf.set_front(XenbusState::Initialising)?;
-        Ok(nf)
+        })
     }
 
     fn xs(&self) -> &S::Target {
@@ -163,41 +133,26 @@ where
     }
 
     fn log(&self, args: core::fmt::Arguments<'_>) {
-        (self.config.log)(format_args!("netfront {}: {}", self.device.path(), args));
-    }
-
-    /// Writes the frontend's state.
-    fn set_front(&mut self, state: XenbusState) -> Result<(), XsError> {
-        xenbus::switch_state(self.xs(), &self.device, state)?;
-        self.front = state;
-        Ok(())
-    }
-
-    /// Writes the frontend's state unless it is so already; failures (the
-    /// device was removed, xenstore trouble) are logged, not fatal: the
-    /// next backend change tries again.
-    fn set_front_quiet(&mut self, state: XenbusState) {
-        if self.front == state {
-            return;
-        }
-        if let Err(e) = self.set_front(state) {
-            self.log(format_args!("could not write state {state:?}: {e}"));
-        }
+        self.link.log(args);
     }
 
     /// Handles backend state changes seen by the watch (without waiting)
     /// and retries releasing grants the backend still held. Returns the
     /// state after that.
     pub fn poll_xenbus(&mut self) -> Result<LinkState, NetError> {
-        while self.xs().next_watch_event(&self.token, Some(0))?.is_some() {
-            self.check_backend = true;
-        }
-        if self.check_backend {
-            self.check_backend = false;
-            self.backend_changed()?;
+        match self.link.poll(&*self.svc.xenstore)? {
+            Some(BackendEvent::Setup) => self.setup(),
+            Some(BackendEvent::Connected) => {
+                self.link.connected();
+                self.counters.connects += 1;
+                self.log_connected();
+            }
+            Some(BackendEvent::Gone(bstate)) => self.detach(bstate),
+            Some(BackendEvent::Malformed(why)) => self.fail(NetError::PeerMisbehaved(why)),
+            None => {}
         }
         self.quarantine.retry(&self.svc.grants);
-        Ok(self.state)
+        Ok(self.link.state())
     }
 
     /// Waits (in xenstore, so the scheduler can run others) until the
@@ -205,11 +160,8 @@ where
     /// ([`NetError::Timeout`]), then handles it as
     /// [`Netfront::poll_xenbus`].
     pub fn wait_xenbus(&mut self, deadline_ns: Option<u64>) -> Result<LinkState, NetError> {
-        if !self.check_backend {
-            match self.xs().next_watch_event(&self.token, deadline_ns)? {
-                Some(_) => self.check_backend = true,
-                None => return Err(NetError::Timeout),
-            }
+        if !self.link.wait(&*self.svc.xenstore, deadline_ns)? {
+            return Err(NetError::Timeout);
         }
         self.poll_xenbus()
     }
@@ -232,77 +184,13 @@ where
         }
     }
 
-    /// Reacts to the backend's current state.
-    fn backend_changed(&mut self) -> Result<(), NetError> {
-        use XenbusState as X;
-        let bstate = match xenbus::read_state(self.xs(), &self.backend.path) {
-            Ok(s) => s,
-            Err(XsError::Malformed(why)) => {
-                self.fail(NetError::PeerMisbehaved(why));
-                return Ok(());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let gone = matches!(bstate, X::Closing | X::Closed | X::Unknown);
-        match self.state {
-            LinkState::WaitingForBackend => {
-                if matches!(bstate, X::InitWait | X::Initialised) {
-                    self.setup();
-                }
-            }
-            LinkState::Connecting if bstate == X::Connected => {
-                self.state = LinkState::Connected;
-                self.counters.connects += 1;
-                self.log_connected();
-            }
-            LinkState::Connecting | LinkState::Connected if gone => {
-                self.detach(bstate);
-            }
-            LinkState::Connecting | LinkState::Connected => {}
-            LinkState::Detached => match bstate {
-                X::Closing => self.set_front_quiet(X::Closed),
-                X::Closed => {
-                    // Re-announce: a backend that stays online answers
-                    // with InitWait ("prepare for reconnect").
-                    self.set_front_quiet(X::Closed);
-                    self.reannounce();
-                }
-                X::InitWait | X::Initialised => {
-                    self.reannounce();
-                    if self.state == LinkState::WaitingForBackend {
-                        self.setup();
-                    }
-                }
-                _ => {}
-            },
-            LinkState::Failed | LinkState::Shut => {
-                if gone {
-                    self.set_front_quiet(X::Closed);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Detached → WaitingForBackend, if the device still exists.
-    fn reannounce(&mut self) {
-        match self.set_front(XenbusState::Initialising) {
-            Ok(()) => {
-                self.state = LinkState::WaitingForBackend;
-                self.log(format_args!("backend closed; waiting for it to come back"));
-            }
-            Err(XsError::NoEnt) => {} // the toolstack removed the device
-            Err(e) => self.log(format_args!("could not re-announce: {e}")),
-        }
-    }
-
     fn log_connected(&self) {
         if let Some(i) = &self.info {
             let f = i.features;
             self.log(format_args!(
                 "connected to {} (domain {}), mac {}, mtu {}, sg {}, gso v4 {} v6 {}, ipv6 csum {}, split evtchn {}",
-                self.backend.path,
-                self.backend.domid.0,
+                self.link.backend().path,
+                self.link.backend().domid.0,
                 i.mac,
                 i.mtu,
                 f.sg,
@@ -322,20 +210,10 @@ where
     }
 
     fn try_setup(&mut self) -> Result<(), NetError> {
-        // The backend may have moved across a detach and attach.
-        let backend = xenbus::backend(self.xs(), &self.device)?;
-        if backend != self.backend {
-            let _ = self
-                .xs()
-                .unwatch(&format!("{}/state", self.backend.path), &self.token);
-            self.watching = false;
-            self.xs()
-                .watch(&format!("{}/state", backend.path), &self.token)?;
-            self.watching = true;
-            self.backend = backend;
-        }
-        let info = handshake::read_backend_info(self.xs(), &self.device, &self.backend)?;
-        let peer = self.backend.domid;
+        self.link.follow_backend(&*self.svc.xenstore)?;
+        let info =
+            handshake::read_backend_info(self.xs(), self.link.device(), self.link.backend())?;
+        let peer = self.link.backend().domid;
         let ev = &self.svc.evtchn;
         let split = info.features.split_event_channels && self.config.split_event_channels;
         let tx_port = ev.alloc_unbound(peer)?;
@@ -386,9 +264,9 @@ where
         };
         self.data = Some(DataPath { tx, rx, evtchn });
         self.info = Some(info);
-        handshake::write_front_keys(self.xs(), &self.device, &keys, &self.config)?;
-        self.set_front(XenbusState::Connected)?;
-        self.state = LinkState::Connecting;
+        handshake::write_front_keys(self.xs(), self.link.device(), &keys, &self.config)?;
+        self.link
+            .connecting(&*self.svc.xenstore, XenbusState::Connected)?;
         self.error = None;
         Ok(())
     }
@@ -410,7 +288,7 @@ where
         if dp.evtchn.rx() != dp.evtchn.tx() {
             let _ = ev.close(dp.evtchn.rx());
         }
-        if self.state == LinkState::Connected {
+        if self.link.state() == LinkState::Connected {
             self.counters.disconnects += 1;
         }
     }
@@ -419,12 +297,11 @@ where
     fn detach(&mut self, bstate: XenbusState) {
         let in_flight = self.tx_in_flight();
         self.teardown_data();
-        self.state = LinkState::Detached;
         self.log(format_args!(
             "backend {bstate:?}: detached ({in_flight} frames in flight failed, {} grants still held by the backend)",
             self.quarantine.len()
         ));
-        self.set_front_quiet(XenbusState::Closed);
+        self.link.detached(&*self.svc.xenstore);
     }
 
     /// Disconnects after an error.
@@ -435,9 +312,7 @@ where
         self.teardown_data();
         self.log(format_args!("disconnected: {e}"));
         self.error = Some(e);
-        self.state = LinkState::Failed;
-        // Ask the backend to let go of what it still maps.
-        self.set_front_quiet(XenbusState::Closing);
+        self.link.failed(&*self.svc.xenstore);
     }
 
     /// A protocol violation seen on the rings.
@@ -450,10 +325,7 @@ where
     /// itself once the backend is closed, and connects when the backend
     /// comes back.
     pub fn restart(&mut self) {
-        if self.state == LinkState::Failed {
-            self.state = LinkState::Detached;
-            self.check_backend = true;
-        }
+        self.link.restart();
     }
 
     /// Takes the vif down for good: frames in flight fail, frontend
@@ -461,22 +333,18 @@ where
     /// [`Netfront::poll_xenbus`] until [`Netfront::is_closed`]).
     pub fn shutdown(&mut self) {
         self.teardown_data();
-        self.state = LinkState::Shut;
-        self.set_front_quiet(XenbusState::Closing);
-        self.check_backend = true;
+        self.link.shut(&*self.svc.xenstore);
     }
 
     /// Whether the vif is shut down and every grant was given back.
     pub fn is_closed(&self) -> bool {
-        self.state == LinkState::Shut
-            && self.front == XenbusState::Closed
-            && self.quarantine.is_empty()
+        self.link.is_shut_and_closed() && self.quarantine.is_empty()
     }
 
     /// Refusal of a send while not connected.
     fn not_connected(&mut self) -> NetError {
         self.counters.tx_dropped += 1;
-        match (&self.state, &self.error) {
+        match (self.link.state(), &self.error) {
             (LinkState::Failed, Some(e)) => NetError::Disconnected(e.reason()),
             _ => NetError::NotConnected,
         }
@@ -487,7 +355,7 @@ where
     /// retry. The frame counts in [`Counters::tx_packets`] once the backend
     /// acknowledged it.
     pub fn send(&mut self, frags: &[&[u8]], offload: TxOffload) -> Result<(), NetError> {
-        if self.state != LinkState::Connected {
+        if self.link.state() != LinkState::Connected {
             return Err(self.not_connected());
         }
         let Some(dp) = self.data.as_mut() else {
@@ -530,7 +398,7 @@ where
     /// violation disconnects the vif and is returned.
     pub fn poll(&mut self, mut on_rx: impl FnMut(RxFrame<'_>)) -> Result<PollReport, NetError> {
         let mut report = PollReport::default();
-        if self.state != LinkState::Connected {
+        if self.link.state() != LinkState::Connected {
             self.quarantine.retry(&self.svc.grants);
             return Ok(report);
         }
@@ -564,7 +432,7 @@ where
 
     /// Where the vif is in its life.
     pub fn state(&self) -> LinkState {
-        self.state
+        self.link.state()
     }
 
     /// The error that failed the vif, if it is [`LinkState::Failed`] (or
@@ -617,18 +485,18 @@ where
 
     /// The device (`device/vif/<id>`).
     pub fn device(&self) -> &Device {
-        &self.device
+        self.link.device()
     }
 
     /// The backend's location.
     pub fn backend(&self) -> &Backend {
-        &self.backend
+        self.link.backend()
     }
 
     /// The token of the watch on the backend's state (its events are
     /// consumed by [`Netfront::poll_xenbus`]).
     pub fn watch_token(&self) -> &str {
-        &self.token
+        self.link.watch_token()
     }
 
     /// The services (for the caller's own use of the same handles).
@@ -657,15 +525,12 @@ where
     fn drop(&mut self) {
         if self.data.is_some() {
             self.teardown_data();
-            self.set_front_quiet(XenbusState::Closing);
+            self.link
+                .set_front_quiet(&*self.svc.xenstore, XenbusState::Closing);
         }
         self.quarantine.retry(&self.svc.grants);
         self.quarantine.leak_all();
-        if self.watching {
-            let _ = self
-                .xs()
-                .unwatch(&format!("{}/state", self.backend.path), &self.token);
-        }
+        self.link.release(&*self.svc.xenstore);
     }
 }
 

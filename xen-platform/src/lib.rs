@@ -30,6 +30,7 @@ extern crate std;
 pub mod boot_info;
 pub mod error;
 pub mod evtchn;
+pub mod frontend;
 pub mod grant;
 pub mod granted;
 pub mod mm;
