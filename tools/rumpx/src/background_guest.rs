@@ -1,11 +1,12 @@
-//! A guest that runs on the test host in a background thread for as long as
-//! a caller needs it (a benchmark's peer, a service): its console is watched
-//! for a ready line, and dom0 shuts it down (or destroys it) at the end.
+//! A guest that runs on a dom0 (the test host or this machine's Xen) in a
+//! background thread for as long as a caller needs it (a benchmark's peer,
+//! a service): its console is watched for a ready line, and dom0 shuts it
+//! down (or destroys it) at the end.
 
+use crate::dom0::Dom0;
 use crate::error::Result;
 use crate::outcome::{ConsoleLine, GuestOutcome};
 use crate::packages::last_lines;
-use crate::test_host::TestHost;
 use crate::GuestSpec;
 use std::fmt;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -69,7 +70,7 @@ impl<'scope> BackgroundGuest<'scope> {
     /// Starts `spec` on `host` in a thread of `scope`.
     pub fn start<'env>(
         scope: &'scope Scope<'scope, 'env>,
-        host: &'env TestHost,
+        host: &'env dyn Dom0,
         spec: GuestSpec,
     ) -> Self {
         let (tx, events) = mpsc::channel();
@@ -200,8 +201,8 @@ pub fn stop_script(names: &[&str], grace: Duration) -> String {
 
 /// Shuts the named guests down through dom0 (see [`stop_script`]) and
 /// returns the names that had to be destroyed.
-pub fn stop_guests(host: &TestHost, names: &[&str], grace: Duration) -> Result<Vec<String>> {
-    let output = host.dom0_exec(&stop_script(names, grace), grace + Duration::from_secs(60))?;
+pub fn stop_guests(host: &dyn Dom0, names: &[&str], grace: Duration) -> Result<Vec<String>> {
+    let output = host.exec(&stop_script(names, grace), grace + Duration::from_secs(60))?;
     Ok(output
         .stdout
         .lines()

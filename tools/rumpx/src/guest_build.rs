@@ -17,6 +17,45 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
 }
 
+/// Whether the workspace's source tree is here (its `Cargo.toml`): not
+/// when rumpx was installed as programs only, such as on a real dom0.
+pub fn has_source_tree() -> bool {
+    workspace_root().join("Cargo.toml").is_file()
+}
+
+/// The dom0 helper program `bin`: built from the source tree when it is
+/// here ([`build_dom0_tool`]), else the program of that name next to the
+/// running one (rumpx installed without its sources).
+pub fn dom0_tool(bin: &str) -> Result<PathBuf> {
+    if has_source_tree() {
+        return build_dom0_tool(bin);
+    }
+    let exe = std::env::current_exe().map_err(|e| Error::Build {
+        guest: bin.into(),
+        detail: format!("cannot tell where the running program is: {e}"),
+    })?;
+    installed_beside(&exe, bin)
+}
+
+/// `bin` in the folder of `exe`, which must hold it.
+fn installed_beside(exe: &Path, bin: &str) -> Result<PathBuf> {
+    let path = exe.with_file_name(bin);
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(Error::Build {
+            guest: bin.into(),
+            detail: format!(
+                "there is no source tree to build it from ({} has no Cargo.toml) and {} \
+                 does not exist: install {bin} next to {}",
+                workspace_root().display(),
+                path.display(),
+                exe.display()
+            ),
+        })
+    }
+}
+
 /// Builds guest package `guest` and returns the image's path.
 pub fn build_guest(guest: &str) -> Result<PathBuf> {
     let root = workspace_root();
@@ -86,5 +125,36 @@ fn run_build(what: &str, mut command: Command) -> Result<()> {
             guest: what.into(),
             detail: String::from_utf8_lossy(&output.stderr).into_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_sources_a_tool_is_the_program_beside_rumpx() {
+        let dir = std::env::temp_dir().join(format!("rumpx-beside-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let exe = dir.join("rumpx");
+        std::fs::write(dir.join("rumpx-ready"), b"").unwrap();
+        assert_eq!(
+            installed_beside(&exe, "rumpx-ready").unwrap(),
+            dir.join("rumpx-ready")
+        );
+        let e = installed_beside(&exe, "rumpx-http-probe")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no source tree"), "{e}");
+        assert!(
+            e.contains(&dir.join("rumpx-http-probe").display().to_string()),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn this_checkout_is_a_source_tree() {
+        assert!(has_source_tree());
     }
 }

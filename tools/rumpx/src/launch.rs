@@ -5,7 +5,7 @@
 //! the service port forwarded to 127.0.0.1), with readiness from the
 //! guest's xenstore key and Ctrl-C shutting the guest down in order.
 
-use crate::dom0_disk;
+use crate::dom0::{AttachedDisk, Dom0};
 use crate::error::{io_at, Error, Result};
 use crate::ext2_image;
 use crate::guest_build::{self, workspace_root};
@@ -18,7 +18,7 @@ use crate::qemu::HostForward;
 use crate::setup_checks;
 use crate::signals;
 use crate::test_host::{HostOptions, TestHost};
-use crate::xenstore::{parse_ready, Xenstore};
+use crate::xenstore::{parse_ready, DomainState, DomainWatch, Xenstore};
 use crate::xl_config::{Disk, Vif, XlConfig};
 use std::fs;
 use std::net::Ipv4Addr;
@@ -41,8 +41,6 @@ const DHCP_MAC: &str = "00:16:3e:52:00:64";
 const DHCP_ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
 /// Where dom0's udhcpd logs (in the share: kept with RUMPX_KEEP_SHARE).
 const DHCP_LOG: &str = "/share/state/udhcpd.log";
-/// Where dom0 of the test host keeps staged disk images (a tmpfs).
-const DOM0_DISK_DIR: &str = "/run/rumpx-run";
 
 /// A `--disk IMG[,ro]` (or `IMG,rw`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,6 +337,7 @@ pub fn run_local(
             seen: false,
         };
         let mut xs: Option<Xenstore> = None;
+        let mut watch = DomainWatch::new(&name);
         let mut stop = StopState::default();
         while !runner.is_finished() {
             if plan.net.is_some() && !ready.seen {
@@ -351,7 +350,11 @@ pub fn run_local(
                         }
                     }
                 }
-                if let Some(value) = xs.as_mut().and_then(|x| read_ready(x, &name)) {
+                let state = xs.as_mut().and_then(|x| watch.poll(x).ok());
+                if let Some(DomainState::Running {
+                    ready: Some(value), ..
+                }) = state
+                {
                     ready.report(&value, progress);
                     if let Some((proto, addr)) = parse_ready(&value) {
                         progress(&format!("guest URL: {proto}://{addr}/"));
@@ -372,12 +375,6 @@ pub fn run_local(
             .join()
             .unwrap_or_else(|_| Err(Error::TestHost("the guest runner panicked".into())))
     })
-}
-
-/// The guest's readiness value, if it runs and wrote one.
-fn read_ready(xs: &mut Xenstore, name: &str) -> Option<String> {
-    let domid = xs.domid_by_name(name).ok()??;
-    xs.ready(domid).ok()?
 }
 
 /// What Ctrl-C / SIGTERM has set in motion.
@@ -426,82 +423,25 @@ impl StopState {
     }
 }
 
-/// A disk staged in the test host's dom0.
-struct StagedDisk {
-    /// The loop device blkback serves.
-    dev: String,
-    /// The image in dom0's tmpfs.
-    dom0_image: String,
-    /// Where the image came through the share (and goes back).
-    shared: PathBuf,
-    /// The image on this machine.
-    original: PathBuf,
-    read_only: bool,
-}
-
-/// Copies each disk into dom0's tmpfs and attaches it to a loop device.
-fn stage_disks(host: &TestHost, plan: &Plan) -> Result<(Vec<StagedDisk>, Vec<Disk>)> {
-    let mut staged = Vec::new();
+/// Makes each disk of the plan ready in the test host's dom0 and returns
+/// them with the xl disks that name them.
+fn stage_disks(host: &TestHost, plan: &Plan) -> Result<(Vec<AttachedDisk>, Vec<Disk>)> {
+    let mut attached = Vec::new();
     let mut disks = Vec::new();
     for (i, d) in plan.disks.iter().enumerate() {
-        let shared = host.install_tool(&d.image)?;
-        let dom0_image = format!("{DOM0_DISK_DIR}/{}-{i}.img", plan.spec.name);
-        let dev = dom0_disk::attach_copy(
-            host,
-            &shared,
-            &dom0_image,
-            d.read_only,
-            Duration::from_secs(300),
-            &d.image.display().to_string(),
-        )?;
-        let disk = Disk::raw(vdev(i)?, &dev).with_script("block-rumpx");
-        disks.push(if d.read_only { disk.read_only() } else { disk });
-        staged.push(StagedDisk {
-            dev,
-            dom0_image,
-            shared,
-            original: d.image.clone(),
-            read_only: d.read_only,
-        });
-    }
-    Ok((staged, disks))
-}
-
-/// Detaches the staged disks and copies the writable ones back.
-fn unstage_disks(host: &TestHost, staged: &[StagedDisk], progress: &mut dyn FnMut(&str)) {
-    for d in staged {
-        let copy_back = if d.read_only {
-            String::new()
-        } else {
-            format!("cp {} {}\n", d.dom0_image, d.shared.display())
-        };
-        let script = format!(
-            "losetup -d {dev}\n{copy_back}rm -f {img}\n",
-            dev = d.dev,
-            img = d.dom0_image
-        );
-        let result = host.dom0_exec(&script, Duration::from_secs(300));
-        if d.read_only {
-            continue;
-        }
-        let back = host.host_path(&d.shared);
-        match (result, back) {
-            (Ok(out), Some(back)) if out.status == 0 => {
-                if let Err(e) = fs::copy(&back, &d.original) {
-                    progress(&format!(
-                        "could not copy the disk back to {}: {e}",
-                        d.original.display()
-                    ));
-                }
+        let name = format!("rumpx-run-{}-{i}.img", plan.spec.name);
+        match host.attach_disk(&d.image, &name, d.read_only) {
+            Ok(disk) => {
+                disks.push(disk.xl_disk(&vdev(i)?));
+                attached.push(disk);
             }
-            (Ok(out), _) => progress(&format!(
-                "dom0 could not copy the disk {} back: {}",
-                d.original.display(),
-                out.stderr.trim()
-            )),
-            (Err(e), _) => progress(&format!("disk {}: {e}", d.original.display())),
+            Err(e) => {
+                let _ = host.release_disks(&attached);
+                return Err(e);
+            }
         }
     }
+    Ok((attached, disks))
 }
 
 /// Starts busybox `udhcpd` on xenbr0 in dom0 (pool 10.99.0.100-199, with
@@ -678,7 +618,9 @@ fn run_on_host(
             Duration::from_secs(30),
         );
     }
-    unstage_disks(host, &staged, progress);
+    if let Err(e) = host.release_disks(&staged) {
+        progress(&e.to_string());
+    }
     outcome
 }
 

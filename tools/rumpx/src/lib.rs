@@ -11,6 +11,7 @@ pub mod bench_report;
 pub mod build_cache;
 pub mod bzimage;
 pub mod cpio;
+pub mod dom0;
 pub mod dom0_disk;
 pub mod dom0_image;
 pub mod elf_image;
@@ -42,6 +43,7 @@ pub mod xenstore;
 pub mod xl_config;
 pub mod xl_parse;
 
+pub use dom0::Dom0;
 pub use error::{Error, Result};
 pub use job::GuestSpec;
 pub use outcome::{ConsoleLine, GuestOutcome, ShutdownReason};

@@ -6,12 +6,13 @@ use rumpx::bench_http::{self, HttpBenchOptions};
 use rumpx::bench_net::{self, NetBenchOptions};
 use rumpx::bench_report::parse_bytes;
 use rumpx::launch::{self, DiskArg, NetArg};
+use rumpx::local_xen::{self, LocalDom0};
 use rumpx::outcome::ShutdownReason;
 use rumpx::port_forward::ForwardSpec;
 use rumpx::scenario::Scenario;
 use rumpx::xl_config::GuestType;
 use rumpx::{ext2_image, guest_build, job, scenario_run, setup_checks, signals};
-use rumpx::{HostOptions, TestHost};
+use rumpx::{Dom0, HostOptions, TestHost};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -77,16 +78,20 @@ enum Cmd {
         size: Option<u64>,
     },
     /// Run a scenario file (guests side by side, ext2 disks made from
-    /// folders and generated files, checks from dom0 in order) on the
-    /// embedded test host; prints a pass/fail table and keeps every console
-    /// in --out. Exits 0 when every check passed, 1 when one did not, 3 on a
-    /// setup error (a bad file says which line).
+    /// folders and generated files, checks from dom0 in order) on this
+    /// machine's Xen when it is a dom0, else on the embedded test host;
+    /// prints a pass/fail table and keeps every console in --out. Exits 0
+    /// when every check passed, 1 when one did not, 3 on a setup error (a
+    /// bad file says which line).
     Test {
         /// The scenario file (TOML; the format is in docs/scenarios.md).
         scenario: PathBuf,
         /// Where the consoles and xl logs go (default: target/rumpx-test/<name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Use the embedded test host even on a dom0.
+        #[arg(long)]
+        embedded: bool,
     },
     /// Benchmarks on the embedded test host.
     Bench {
@@ -361,7 +366,11 @@ fn run(cli: Cli) -> rumpx::Result<ExitCode> {
                 _ => ExitCode::from(3),
             })
         }
-        Cmd::Test { scenario, out } => run_scenario(&scenario, out),
+        Cmd::Test {
+            scenario,
+            out,
+            embedded,
+        } => run_scenario(&scenario, out, embedded),
         Cmd::Bench {
             what: BenchCmd::Net(args),
         } => {
@@ -398,31 +407,47 @@ fn run(cli: Cli) -> rumpx::Result<ExitCode> {
     }
 }
 
-/// `rumpx test`: loads the scenario, boots the test host, runs it there
+/// `rumpx test`: loads the scenario, runs it on this machine's Xen (when
+/// it is a dom0 and `embedded` is not asked) or on the embedded test host,
 /// and prints the table.
-fn run_scenario(path: &Path, out: Option<PathBuf>) -> rumpx::Result<ExitCode> {
+fn run_scenario(path: &Path, out: Option<PathBuf>, embedded: bool) -> rumpx::Result<ExitCode> {
     let scenario = Scenario::load(path).map_err(|e| rumpx::Error::Invalid {
         what: "scenario",
         detail: e.to_string(),
     })?;
     let out = out.unwrap_or_else(|| scenario_run::default_out_dir(&scenario));
     signals::install();
-    eprintln!("[rumpx] booting test host...");
-    let host = TestHost::boot(&HostOptions::default(), &mut |step| {
-        eprintln!("[rumpx] {step}")
-    })?;
-    eprintln!(
-        "[rumpx] test host ready in {:.1} s",
-        host.boot_time.as_secs_f64()
-    );
     let interrupted = || signals::received() > 0;
-    let report = scenario_run::run(&host, &scenario, &out, &interrupted, &mut |step| {
-        eprintln!("[rumpx] {step}")
-    });
-    if let Err(e) = host.shutdown() {
-        eprintln!("[rumpx] {e}");
-    }
-    let report = report?;
+    let report = if local_xen::available() && !embedded {
+        let bridges: Vec<&str> = scenario
+            .guests
+            .iter()
+            .filter_map(|g| g.net.as_ref().map(|n| n.bridge.as_str()))
+            .collect();
+        setup_checks::check_local(&bridges)?;
+        let dom0 = LocalDom0;
+        progress(&format!(
+            "running scenario {} on {}",
+            scenario.name,
+            dom0.describe()
+        ));
+        scenario_run::run(&dom0, &scenario, &out, &interrupted, &mut progress)?
+    } else {
+        progress(&format!(
+            "running scenario {} on the embedded test host; booting it...",
+            scenario.name
+        ));
+        let host = TestHost::boot(&HostOptions::default(), &mut progress)?;
+        progress(&format!(
+            "test host ready in {:.1} s",
+            host.boot_time.as_secs_f64()
+        ));
+        let report = scenario_run::run(&host, &scenario, &out, &interrupted, &mut progress);
+        if let Err(e) = host.shutdown() {
+            progress(&e.to_string());
+        }
+        report?
+    };
     print!("{}", report.render());
     Ok(if report.passed() {
         ExitCode::SUCCESS

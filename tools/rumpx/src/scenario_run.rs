@@ -1,10 +1,11 @@
-//! Runs a [`Scenario`] on a test host: builds the guests' images and ext2
-//! disks, starts every guest in the background, runs the checks from dom0
-//! in order (HTTP through `rumpx-http-probe`), and always tears the guests
-//! and their disks down, keeping each console in the output folder.
+//! Runs a [`Scenario`] on a dom0 (this machine's Xen or the embedded test
+//! host): builds the guests' images and ext2 disks, starts every guest in
+//! the background, runs the checks from dom0 in order (readiness through
+//! `rumpx-ready`, HTTP through `rumpx-http-probe`), and always tears the
+//! guests and their disks down, keeping each console in the output folder.
 
 use crate::background_guest::{stop_guests, BackgroundGuest, NotReady};
-use crate::dom0_disk;
+use crate::dom0::{AttachedDisk, Dom0};
 use crate::error::{io_at, Error, Result};
 use crate::ext2_image;
 use crate::guest_build;
@@ -14,8 +15,7 @@ use crate::scenario::{
     HttpTarget, Scenario,
 };
 use crate::scenario_report::{CheckResult, Report, Row};
-use crate::test_host::TestHost;
-use crate::xl_config::{Disk, DiskAccess, Vif};
+use crate::xl_config::{DiskAccess, Vif};
 use crate::GuestSpec;
 use check_data::{Fnv1a, Pattern};
 use std::collections::HashMap;
@@ -23,16 +23,19 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// The dom0 hotplug script for loop-device disks (tools/rumpx/dom0/block-rumpx).
-const BLOCK_SCRIPT: &str = "block-rumpx";
 /// How long guests get to end after `xl shutdown` at teardown.
 const TEARDOWN_GRACE: Duration = Duration::from_secs(20);
 
-/// The default output folder of a scenario: `target/rumpx-test/<name>`.
+/// The default output folder of a scenario: `target/rumpx-test/<name>` of
+/// the source tree, or `rumpx-test/<name>` in the current folder when
+/// rumpx was installed without its sources.
 pub fn default_out_dir(scenario: &Scenario) -> PathBuf {
-    guest_build::workspace_root()
-        .join("target/rumpx-test")
-        .join(&scenario.name)
+    let base = if guest_build::has_source_tree() {
+        guest_build::workspace_root().join("target")
+    } else {
+        PathBuf::new()
+    };
+    base.join("rumpx-test").join(&scenario.name)
 }
 
 /// A disk made ready on the host: its image and, for checks, the generated
@@ -56,7 +59,7 @@ struct Prepared {
 /// Errors are setup failures before any guest started; everything after
 /// that is in the report.
 pub fn run(
-    host: &TestHost,
+    host: &dyn Dom0,
     scenario: &Scenario,
     out_dir: &Path,
     cancel: &dyn Fn() -> bool,
@@ -66,31 +69,29 @@ pub fn run(
     fs::create_dir_all(out_dir).map_err(io_at(out_dir))?;
     let prepared = prepare_host_side(scenario, out_dir, progress)?;
     let probe = if scenario.checks.iter().any(|c| needs_probe(&c.kind)) {
-        progress("building rumpx-http-probe");
-        let built = guest_build::build_dom0_tool("rumpx-http-probe")?;
-        Some(host.install_tool(&built)?)
+        Some(install_tool(host, "rumpx-http-probe", progress)?)
     } else {
         None
     };
-    let dom0_dir = format!("/run/rumpx-test-{}", scenario.name);
+    let ready = if scenario
+        .checks
+        .iter()
+        .any(|c| matches!(c.kind, CheckKind::Ready))
+    {
+        Some(install_tool(host, "rumpx-ready", progress)?)
+    } else {
+        None
+    };
     let mut report = Report {
         scenario: scenario.name.clone(),
         out_dir: out_dir.to_path_buf(),
         ..Report::default()
     };
-    let mut loops: Vec<String> = Vec::new();
-    let mut shared: Vec<PathBuf> = Vec::new();
-    let specs = match attach_disks(
-        host,
-        scenario,
-        &prepared,
-        &dom0_dir,
-        &mut loops,
-        &mut shared,
-    ) {
+    let mut attached: Vec<AttachedDisk> = Vec::new();
+    let specs = match attach_disks(host, scenario, &prepared, &mut attached) {
         Ok(specs) => specs,
         Err(e) => {
-            release_disks(host, &dom0_dir, &loops, &shared, &mut report);
+            release_disks(host, &attached, &mut report);
             return Err(e);
         }
     };
@@ -116,6 +117,7 @@ pub fn run(
             host,
             scenario,
             probe: probe.as_deref(),
+            ready: ready.as_deref(),
             prepared: &prepared,
         };
         let deadline = started + scenario.timeout;
@@ -174,8 +176,17 @@ pub fn run(
             }
         }
     });
-    release_disks(host, &dom0_dir, &loops, &shared, &mut report);
+    release_disks(host, &attached, &mut report);
     Ok(report)
+}
+
+/// Gets the dom0 helper program `bin` ([`guest_build::dom0_tool`]) and
+/// installs it in dom0; returns its path there.
+fn install_tool(host: &dyn Dom0, bin: &str, progress: &mut dyn FnMut(&str)) -> Result<PathBuf> {
+    if guest_build::has_source_tree() {
+        progress(&format!("building {bin}"));
+    }
+    host.install_tool(&guest_build::dom0_tool(bin)?)
 }
 
 /// A started guest: running (`guest`) until it ends and is finished
@@ -234,7 +245,7 @@ fn still_running(slots: &mut [Slot]) -> Vec<String> {
 
 /// Stops every guest still running (`xl shutdown`, then `xl destroy`
 /// after a grace period) and collects every outcome.
-fn teardown(host: &TestHost, slots: &mut [Slot], report: &mut Report) {
+fn teardown(host: &dyn Dom0, slots: &mut [Slot], report: &mut Report) {
     let running = still_running(slots);
     if !running.is_empty() {
         let names: Vec<&str> = running.iter().map(String::as_str).collect();
@@ -316,6 +327,16 @@ fn prepare_host_side(
             as_path
         } else if let Some(image) = built.get(&guest.image) {
             image.clone()
+        } else if !guest_build::has_source_tree() {
+            return Err(Error::Invalid {
+                what: "guest image",
+                detail: format!(
+                    "guest {}: {} is not a file, and there is no source tree here to build \
+                     a guest package from: give the image's path (relative to the scenario file)",
+                    guest.name,
+                    as_path.display()
+                ),
+            });
         } else {
             progress(&format!("building guest {}", guest.image));
             let image = guest_build::build_guest(&guest.image)?;
@@ -337,7 +358,17 @@ fn prepare_host_side(
                             ),
                         });
                     }
-                    path.clone()
+                    if disk.access == DiskAccess::ReadWrite {
+                        // The guest writes to a copy: the scenario's image
+                        // stays as it is for the next run.
+                        let copy = disk_path(out_dir, guest, disk);
+                        fs::create_dir_all(out_dir.join("disks"))
+                            .map_err(io_at(out_dir.join("disks")))?;
+                        fs::copy(path, &copy).map_err(io_at(path))?;
+                        copy
+                    } else {
+                        path.clone()
+                    }
                 }
                 DiskSource::Dir(_) | DiskSource::Generated => {
                     progress(&format!("making guest {}'s disk {}", guest.name, disk.vdev));
@@ -379,11 +410,16 @@ fn make_disk(guest: &GuestDef, disk: &crate::scenario::DiskDef, out_dir: &Path) 
     for file in &disk.generate {
         write_generated(&stage.join(&file.name), file)?;
     }
-    let image = out_dir
-        .join("disks")
-        .join(format!("{}-{}.img", guest.name, disk.vdev));
+    let image = disk_path(out_dir, guest, disk);
     ext2_image::make_image(&stage, &image, None)?;
     Ok(image)
+}
+
+/// Where a guest's disk image is made (or copied) on this machine.
+fn disk_path(out_dir: &Path, guest: &GuestDef, disk: &crate::scenario::DiskDef) -> PathBuf {
+    out_dir
+        .join("disks")
+        .join(format!("{}-{}.img", guest.name, disk.vdev))
 }
 
 /// Copies the files and folders of `from` into `to` (symbolic links are
@@ -456,16 +492,14 @@ fn window(len: u64, range: Option<(u64, u64)>) -> (u64, u64) {
     }
 }
 
-/// Passes the disk images to dom0, puts each on a loop device and returns
-/// the guests' specs. The loop devices and shared copies made are pushed to
-/// `loops` and `shared` as they are made, for [`release_disks`].
+/// Makes each guest's disk images ready in dom0 ([`Dom0::attach_disk`])
+/// and returns the guests' specs. The disks attached are pushed to
+/// `attached` as they are made, for [`release_disks`].
 fn attach_disks(
-    host: &TestHost,
+    host: &dyn Dom0,
     scenario: &Scenario,
     prepared: &Prepared,
-    dom0_dir: &str,
-    loops: &mut Vec<String>,
-    shared: &mut Vec<PathBuf>,
+    attached: &mut Vec<AttachedDisk>,
 ) -> Result<Vec<GuestSpec>> {
     let mut specs = Vec::new();
     for guest in &scenario.guests {
@@ -492,64 +526,22 @@ fn attach_disks(
                 "rumpx-test-{}-{}-{}.img",
                 scenario.name, guest.name, disk.vdev
             );
-            let staged = std::env::temp_dir().join(&name);
-            fs::copy(&disk.image, &staged).map_err(io_at(&disk.image))?;
-            let in_share = host.install_tool(&staged);
-            let _ = fs::remove_file(&staged);
-            let in_share = in_share?;
-            if let Some(p) = host.host_path(&in_share) {
-                shared.push(p);
-            }
-            let dev = dom0_disk::attach_copy(
-                host,
-                &in_share,
-                &format!("{dom0_dir}/{name}"),
-                false,
-                Duration::from_secs(120),
-                &format!("guest {}'s disk {}", guest.name, disk.vdev),
-            )?;
-            loops.push(dev.clone());
-            let mut d = Disk::raw(&disk.vdev, &dev).with_script(BLOCK_SCRIPT);
-            d.access = disk.access;
-            spec = spec.disk(d);
+            let read_only = disk.access == DiskAccess::ReadOnly;
+            let disk_ready = host.attach_disk(&disk.image, &name, read_only)?;
+            spec = spec.disk(disk_ready.xl_disk(&disk.vdev));
+            attached.push(disk_ready);
         }
         specs.push(spec);
     }
     Ok(specs)
 }
 
-/// Frees the loop devices and dom0's copies of the images, and the copies
-/// in the share.
-fn release_disks(
-    host: &TestHost,
-    dom0_dir: &str,
-    loops: &[String],
-    shared: &[PathBuf],
-    report: &mut Report,
-) {
-    if !loops.is_empty() || !shared.is_empty() {
-        match host.dom0_exec(&release_script(dom0_dir, loops), Duration::from_secs(60)) {
-            Ok(out) if out.stdout.trim().is_empty() => {}
-            Ok(out) => report
-                .notes
-                .push(format!("dom0 cleanup: {}", out.stdout.trim())),
-            Err(e) => report.notes.push(format!("dom0 cleanup: {e}")),
-        }
+/// Releases the disks in dom0 ([`Dom0::release_disks`]); what failed goes
+/// to the report's notes.
+fn release_disks(host: &dyn Dom0, attached: &[AttachedDisk], report: &mut Report) {
+    if let Err(e) = host.release_disks(attached) {
+        report.notes.push(format!("dom0 cleanup: {e}"));
     }
-    for path in shared {
-        let _ = fs::remove_file(path);
-    }
-}
-
-/// The dom0 script that frees the scenario's loop devices (naming on
-/// stdout each one it cannot free) and removes dom0's copies of the images.
-fn release_script(dom0_dir: &str, loops: &[String]) -> String {
-    let quoted: Vec<String> = loops.iter().map(|d| quote(d)).collect();
-    format!(
-        "for d in {}; do losetup -d \"$d\" || echo \"cannot free $d\"; done\nrm -rf {}\n",
-        quoted.join(" "),
-        quote(dom0_dir)
-    )
 }
 
 /// Shell-quotes a word for bash.
@@ -587,9 +579,12 @@ fn fields(line: &str) -> HashMap<&str, &str> {
 
 /// What the checks share.
 struct Ctx<'a> {
-    host: &'a TestHost,
+    host: &'a dyn Dom0,
     scenario: &'a Scenario,
+    /// `rumpx-http-probe` in dom0, when a check needs it.
     probe: Option<&'a Path>,
+    /// `rumpx-ready` in dom0, when a check needs it.
+    ready: Option<&'a Path>,
     prepared: &'a Prepared,
 }
 
@@ -694,18 +689,14 @@ impl Ctx<'_> {
         let secs = timeout.as_secs().max(1);
         match &check.kind {
             CheckKind::Ready => {
-                let script = format!(
-                    "end=$((SECONDS+{secs}))\n\
-                     while [ $SECONDS -lt $end ]; do\n\
-                     \x20 d=$(xl domid {n} 2>/dev/null) && v=$(xenstore-read /local/domain/$d/data/rumpx-ready 2>/dev/null) && {{ echo \"ready $v\"; exit 0; }}\n\
-                     \x20 sleep 0.2\n\
-                     done\necho 'not ready'\n",
-                    n = quote(&guest.name)
-                );
-                let out = self.dom0(&script, timeout)?;
+                let tool = self.ready.ok_or("rumpx-ready is not installed in dom0")?;
+                let out = self.dom0_any(&ready_script(tool, &guest.name, secs), timeout)?;
                 match out.lines().find_map(|l| l.strip_prefix("ready ")) {
                     Some(v) => Ok(format!("data/rumpx-ready = {v:?}")),
-                    None => Err(format!("no data/rumpx-ready key within {secs} s")),
+                    None => Err(format!(
+                        "no data/rumpx-ready key within {secs} s: rumpx-ready said {:?}",
+                        out.trim()
+                    )),
                 }
             }
             CheckKind::TcpOpen(port) => {
@@ -911,11 +902,21 @@ impl Ctx<'_> {
             .ok_or_else(|| "rumpx-http-probe is not installed in dom0".into())
     }
 
-    /// Runs a dom0 script with a little more time than the check's.
+    /// Runs a dom0 script with a little more time than the check's and
+    /// returns what it printed, whatever its exit status.
+    fn dom0_any(&self, script: &str, timeout: Duration) -> std::result::Result<String, String> {
+        self.host
+            .exec(script, timeout + Duration::from_secs(30))
+            .map(|out| out.stdout)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Runs a dom0 script with a little more time than the check's; an
+    /// exit status other than 0 fails the check.
     fn dom0(&self, script: &str, timeout: Duration) -> std::result::Result<String, String> {
         let out = self
             .host
-            .dom0_exec(script, timeout + Duration::from_secs(30))
+            .exec(script, timeout + Duration::from_secs(30))
             .map_err(|e| e.to_string())?;
         if out.status == 0 {
             Ok(out.stdout)
@@ -928,6 +929,16 @@ impl Ctx<'_> {
             ))
         }
     }
+}
+
+/// The dom0 command of a `ready` check: `rumpx-ready` (rumpx's own
+/// xenstore client) waiting up to `secs` for the guest's key.
+fn ready_script(tool: &Path, guest: &str, secs: u64) -> String {
+    format!(
+        "{} --domain {} --timeout {secs}\n",
+        quote(&tool.display().to_string()),
+        quote(guest)
+    )
 }
 
 fn list(statuses: &[u16]) -> String {
@@ -1004,48 +1015,17 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "it's");
     }
 
-    /// Against a stand-in `losetup` that cannot free /dev/loop7 (still
-    /// held by a guest): the others are freed, that one is named, the
-    /// folder goes.
     #[test]
-    fn the_release_script_frees_every_loop_and_names_the_stuck_ones() {
-        let dir = std::env::temp_dir().join(format!("rumpx-release-{}", std::process::id()));
-        let images = dir.join("images");
-        fs::create_dir_all(&images).unwrap();
-        fs::write(images.join("a.img"), "").unwrap();
-        let log = dir.join("freed");
-        let losetup = dir.join("losetup");
-        fs::write(
-            &losetup,
-            format!(
-                "#!/bin/bash\n[ \"$2\" = /dev/loop7 ] && exit 1\necho \"$2\" >> {}\n",
-                log.display()
-            ),
-        )
-        .unwrap();
-        std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(&losetup)
-            .status()
-            .unwrap();
-        let path = format!("{}:{}", dir.display(), std::env::var("PATH").unwrap());
-        let loops = ["/dev/loop3", "/dev/loop7", "/dev/loop4"].map(String::from);
-        let script = release_script(&images.display().to_string(), &loops);
-        let out = std::process::Command::new("bash")
-            .args(["-c", &script])
-            .env("PATH", path)
-            .output()
-            .unwrap();
+    fn the_ready_check_asks_rumpx_ready_not_xenstore_read() {
+        let script = ready_script(Path::new("/share/tools/rumpx-ready"), "www1", 180);
         assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "cannot free /dev/loop7\n"
+            script,
+            "'/share/tools/rumpx-ready' --domain 'www1' --timeout 180\n"
         );
-        assert_eq!(
-            fs::read_to_string(&log).unwrap(),
-            "/dev/loop3\n/dev/loop4\n"
-        );
-        assert!(!images.exists());
-        fs::remove_dir_all(&dir).unwrap();
+        crate::test_support::assert_parses("bash", &script);
+        let source = include_str!("scenario_run.rs");
+        let needle = ["xenstore", "-read"].concat();
+        assert!(!source.contains(&needle), "the runner has a second reader");
     }
 
     #[test]

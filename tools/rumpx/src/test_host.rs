@@ -3,6 +3,7 @@
 //! exactly as a user would. Jobs and results cross a 9p share (the protocol
 //! is described at the top of `dom0/init`).
 
+pub use crate::dom0::CommandOutput;
 use crate::dom0_image::{self, BootFiles};
 use crate::error::{io_at, Error, Result};
 use crate::job::{self, GuestSpec};
@@ -41,17 +42,6 @@ impl Default for HostOptions {
             forward: None,
         }
     }
-}
-
-/// What a dom0 command left.
-#[derive(Debug, Clone)]
-pub struct CommandOutput {
-    /// Its exit status.
-    pub status: i32,
-    /// What it printed.
-    pub stdout: String,
-    /// What it printed on stderr.
-    pub stderr: String,
 }
 
 /// A running test host. Dropping it stops QEMU.
@@ -186,16 +176,23 @@ impl TestHost {
         })
     }
 
-    /// Copies a program into the share and returns its path as dom0 sees it.
+    /// Copies a program into the share and returns its path as dom0 sees
+    /// it (every program in one folder, `/share/tools`).
     pub fn install_tool(&self, program: &Path) -> Result<PathBuf> {
         let name = program.file_name().ok_or_else(|| Error::Invalid {
             what: "dom0 tool",
             detail: format!("{} names no file", program.display()),
         })?;
-        let tools = self.share.join("tools");
-        fs::create_dir_all(&tools).map_err(io_at(&tools))?;
-        fs::copy(program, tools.join(name)).map_err(io_at(program))?;
-        Ok(Path::new("/share/tools").join(name))
+        self.share_file(program, "tools", &name.to_string_lossy())
+    }
+
+    /// Copies `src` into the share as `sub/name` and returns its path as
+    /// dom0 sees it (`/share/sub/name`).
+    pub(crate) fn share_file(&self, src: &Path, sub: &str, name: &str) -> Result<PathBuf> {
+        let dir = self.share.join(sub);
+        fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+        fs::copy(src, dir.join(name)).map_err(io_at(src))?;
+        Ok(Path::new("/share").join(sub).join(name))
     }
 
     /// Where a file dom0 sees under `/share` is on this host (dom0 can

@@ -7,7 +7,7 @@ use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use xen_platform::xenstore::wire::{self, Header, Reply, Request, HEADER_LEN};
 use xen_platform::xenstore::{Tx, XsError};
 
@@ -186,16 +186,119 @@ pub fn parse_ready(value: &str) -> Option<(String, std::net::SocketAddrV4)> {
     Some((proto.to_string(), addr))
 }
 
+/// A domain followed by name across polls: absent until it appears, then
+/// running (with its readiness key once written), then gone.
+#[derive(Debug, Clone)]
+pub struct DomainWatch {
+    name: String,
+    domid: Option<u32>,
+}
+
+/// What a [`DomainWatch`] saw at one poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainState {
+    /// No domain of that name runs, and none has been seen yet.
+    Absent,
+    /// The domain runs; its readiness value, once written.
+    Running {
+        /// Its domid.
+        domid: u32,
+        /// The value of [`READY_KEY`], if written.
+        ready: Option<String>,
+    },
+    /// The domain was seen and is gone now.
+    Gone,
+}
+
+impl DomainWatch {
+    /// Follows the domain called `name`.
+    pub fn new(name: &str) -> DomainWatch {
+        DomainWatch {
+            name: name.to_string(),
+            domid: None,
+        }
+    }
+
+    /// Where the domain is now.
+    pub fn poll(&mut self, xs: &mut Xenstore) -> XsResult<DomainState> {
+        match (xs.domid_by_name(&self.name)?, self.domid) {
+            (None, None) => Ok(DomainState::Absent),
+            (None, Some(_)) => Ok(DomainState::Gone),
+            (Some(domid), _) => {
+                self.domid = Some(domid);
+                Ok(DomainState::Running {
+                    domid,
+                    ready: xs.ready(domid)?,
+                })
+            }
+        }
+    }
+}
+
+/// How waiting for a guest's readiness ended ([`wait_ready`]); shown as
+/// the line `rumpx-ready` prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// The guest wrote its readiness key, with this value.
+    Ready(String),
+    /// The domain ended before writing it.
+    Gone,
+    /// Nothing within the time given (the domain may never have appeared).
+    NotReady,
+}
+
+impl std::fmt::Display for WaitOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WaitOutcome::Ready(value) => write!(f, "ready {value}"),
+            WaitOutcome::Gone => f.write_str("gone"),
+            WaitOutcome::NotReady => f.write_str("not ready"),
+        }
+    }
+}
+
+/// Waits up to `timeout` for the domain called `name` to run and write its
+/// readiness key, polling every `every`.
+pub fn wait_ready(
+    xs: &mut Xenstore,
+    name: &str,
+    timeout: Duration,
+    every: Duration,
+) -> XsResult<WaitOutcome> {
+    let deadline = Instant::now() + timeout;
+    let mut watch = DomainWatch::new(name);
+    loop {
+        match watch.poll(xs)? {
+            DomainState::Running {
+                ready: Some(value), ..
+            } => return Ok(WaitOutcome::Ready(value)),
+            DomainState::Gone => return Ok(WaitOutcome::Gone),
+            DomainState::Absent | DomainState::Running { ready: None, .. } => {}
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(WaitOutcome::NotReady);
+        }
+        std::thread::sleep(every.min(left));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
     use std::thread;
     use xen_abi::{XS_DIRECTORY, XS_ERROR, XS_READ};
 
     /// A xenstored speaking the wire protocol over a socket pair, with a
     /// fixed tree; it sends a watch event before every reply.
-    fn serve(mut peer: UnixStream, tree: BTreeMap<&'static str, &'static str>) {
+    fn serve(peer: UnixStream, tree: BTreeMap<&'static str, &'static str>) {
+        serve_shared(peer, Arc::new(Mutex::new(tree)));
+    }
+
+    /// [`serve`] over a tree another thread may change.
+    fn serve_shared(mut peer: UnixStream, tree: Arc<Mutex<BTreeMap<&'static str, &'static str>>>) {
         loop {
             let mut head = [0u8; HEADER_LEN];
             if peer.read_exact(&mut head).is_err() {
@@ -216,6 +319,7 @@ mod tests {
                 peer.write_all(body).unwrap();
             };
             send(&mut peer, xen_abi::XS_WATCH_EVENT, b"/x\0tok\0");
+            let tree = tree.lock().unwrap().clone();
             let prefix = format!("{path}/");
             match h.type_ {
                 XS_READ => match tree.get(path.as_str()) {
@@ -291,6 +395,53 @@ mod tests {
         });
         let err = Xenstore::over(Box::new(ours)).read("/a").unwrap_err();
         assert!(err.to_string().contains("req_id"), "{err}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn waiting_ends_ready_gone_or_not_ready() {
+        let tree = Arc::new(Mutex::new(BTreeMap::from([
+            ("/local/domain/0/name", "Domain-0"),
+            ("/local/domain/7/name", "web"),
+        ])));
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        let shared = tree.clone();
+        let server = thread::spawn(move || serve_shared(theirs, shared));
+        let mut xs = Xenstore::over(Box::new(ours));
+        let tick = Duration::from_millis(10);
+        let short = Duration::from_millis(100);
+        assert_eq!(
+            wait_ready(&mut xs, "nobody", short, tick).unwrap(),
+            WaitOutcome::NotReady
+        );
+        assert_eq!(
+            wait_ready(&mut xs, "web", short, tick).unwrap(),
+            WaitOutcome::NotReady
+        );
+        let mut watch = DomainWatch::new("web");
+        assert_eq!(
+            watch.poll(&mut xs).unwrap(),
+            DomainState::Running {
+                domid: 7,
+                ready: None
+            }
+        );
+        tree.lock()
+            .unwrap()
+            .insert("/local/domain/7/data/rumpx-ready", "http 10.99.0.50:80");
+        let ready = wait_ready(&mut xs, "web", short, tick).unwrap();
+        assert_eq!(ready.to_string(), "ready http 10.99.0.50:80");
+        tree.lock()
+            .unwrap()
+            .retain(|k, _| !k.starts_with("/local/domain/7"));
+        assert_eq!(watch.poll(&mut xs).unwrap(), DomainState::Gone);
+        assert_eq!(
+            DomainWatch::new("web").poll(&mut xs).unwrap(),
+            DomainState::Absent
+        );
+        assert_eq!(WaitOutcome::Gone.to_string(), "gone");
+        assert_eq!(WaitOutcome::NotReady.to_string(), "not ready");
+        drop(xs);
         server.join().unwrap();
     }
 

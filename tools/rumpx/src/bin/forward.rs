@@ -8,7 +8,7 @@
 
 use clap::Parser;
 use rumpx::port_forward::{relay, Target};
-use rumpx::xenstore::{parse_ready, Xenstore};
+use rumpx::xenstore::{parse_ready, DomainState, DomainWatch, Xenstore};
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener};
 use std::process::ExitCode;
@@ -67,55 +67,55 @@ fn run(args: &Args) -> Result<(), String> {
 
     let mut xs = Xenstore::open().map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let mut domid = None;
+    let mut watch = DomainWatch::new(&args.domain);
     let mut ready = false;
     loop {
-        let now = xs.domid_by_name(&args.domain).map_err(|e| e.to_string())?;
-        match (domid, now) {
-            (None, None) if started.elapsed() > Duration::from_secs(args.appear_timeout) => {
+        let value = match watch.poll(&mut xs).map_err(|e| e.to_string())? {
+            DomainState::Absent if started.elapsed() > Duration::from_secs(args.appear_timeout) => {
                 return Err(format!(
                     "domain {} did not appear in {} s",
                     args.domain, args.appear_timeout
                 ));
             }
-            (Some(_), None) => {
+            DomainState::Gone => {
                 say("gone");
                 return Ok(());
             }
-            _ => domid = now,
-        }
-        if let (Some(id), false) = (domid, ready) {
-            if let Some(value) = xs.ready(id).map_err(|e| e.to_string())? {
-                say(&format!("ready {value}"));
-                ready = true;
-                match parse_ready(&value) {
-                    Some((_, mut addr)) => {
-                        if let Some(port) = args.guest_port {
-                            addr.set_port(port);
-                        }
-                        let Ok(mut t) = target.lock() else {
-                            return Err("the relay's target lock is poisoned".into());
-                        };
-                        // 0.0.0.0: the guest does not know its DHCP address;
-                        // the one given with --target stands.
-                        if addr.ip().is_unspecified() {
-                            match *t {
-                                Some(SocketAddr::V4(known)) => addr.set_ip(*known.ip()),
-                                _ => {
-                                    say("error the guest reports no address (0.0.0.0) and none was given");
-                                    continue;
-                                }
-                            }
-                        }
-                        *t = Some(SocketAddr::V4(addr));
-                        say(&format!("target {addr}"));
-                    }
-                    None => say(&format!(
-                        "error the readiness key {value:?} names no A.B.C.D:PORT"
-                    )),
-                }
+            DomainState::Running {
+                ready: Some(value), ..
+            } if !ready => value,
+            _ => {
+                thread::sleep(Duration::from_millis(100));
+                continue;
             }
+        };
+        say(&format!("ready {value}"));
+        ready = true;
+        match parse_ready(&value) {
+            Some((_, mut addr)) => {
+                if let Some(port) = args.guest_port {
+                    addr.set_port(port);
+                }
+                let Ok(mut t) = target.lock() else {
+                    return Err("the relay's target lock is poisoned".into());
+                };
+                // 0.0.0.0: the guest does not know its DHCP address;
+                // the one given with --target stands.
+                if addr.ip().is_unspecified() {
+                    match *t {
+                        Some(SocketAddr::V4(known)) => addr.set_ip(*known.ip()),
+                        _ => {
+                            say("error the guest reports no address (0.0.0.0) and none was given");
+                            continue;
+                        }
+                    }
+                }
+                *t = Some(SocketAddr::V4(addr));
+                say(&format!("target {addr}"));
+            }
+            None => say(&format!(
+                "error the readiness key {value:?} names no A.B.C.D:PORT"
+            )),
         }
-        thread::sleep(Duration::from_millis(100));
     }
 }
