@@ -85,6 +85,11 @@ pub const RUMPUSER_PARAM_HOSTNAME: &str = "_RUMPUSER_HOSTNAME";
 pub const RUMPUSER_PARAM_NCPU_C: &core::ffi::CStr = c"_RUMPUSER_NCPU";
 /// [`RUMPUSER_PARAM_HOSTNAME`] as a NUL-terminated C string.
 pub const RUMPUSER_PARAM_HOSTNAME_C: &core::ffi::CStr = c"_RUMPUSER_HOSTNAME";
+/// `rumpuser_getparam` name NetBSD's kernels ask for: the memory the
+/// kernel may use, in bytes (decimal; a `k`, `m` or `g` suffix scales).
+pub const RUMP_PARAM_MEMLIMIT: &str = "RUMP_MEMLIMIT";
+/// [`RUMP_PARAM_MEMLIMIT`] as a NUL-terminated C string.
+pub const RUMP_PARAM_MEMLIMIT_C: &core::ffi::CStr = c"RUMP_MEMLIMIT";
 
 /// Largest number of iovecs in one `rumpcomp_virt_send` frame.
 pub const VIRT_MAX_IOVECS: usize = 32;

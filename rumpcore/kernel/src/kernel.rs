@@ -31,7 +31,7 @@ use crate::hyper;
 use crate::klock::{KCond, KGuard, KMutex};
 use crate::netif::VirtIf;
 use crate::waits::WaitList;
-use crate::{sched, sys};
+use crate::{memlimit, sched, sys};
 
 /// Everything the kernel mutex guards.
 pub struct State {
@@ -141,18 +141,25 @@ pub fn ret<T: Into<i64>>(r: Result<T, i32>) -> i64 {
 
 impl Kernel {
     /// Boots a kernel: the platform (first time only), then this
-    /// kernel's state and its network thread. Usable any number of
+    /// kernel's state (socket buffers sized by the platform's
+    /// `RUMP_MEMLIMIT`, [`memlimit`]; EINVAL if it is malformed) and its
+    /// network thread. Usable any number of
     /// times; every kernel lives until the process ends.
     pub fn boot() -> Result<&'static Kernel, i32> {
         platform_init()?;
         let n = u64::from(BOOTED.fetch_add(1, Ordering::Relaxed));
         let seed = hyper::now_ns() ^ 0x5eed_0f72_756d_7000 ^ n.rotate_left(40);
+        let net = StackConfig {
+            seed,
+            ..StackConfig::default()
+        };
+        let net = match memlimit::from_platform()? {
+            Some(limit) => net.for_memory(limit),
+            None => net,
+        };
         let k: &'static Kernel = Box::leak(Box::new(Kernel {
             state: KMutex::new(State {
-                stack: Stack::new(StackConfig {
-                    seed,
-                    ..StackConfig::default()
-                }),
+                stack: Stack::new(net),
                 fds: FdTable::default(),
                 virt: Vec::new(),
                 net_deadline: None,

@@ -11,7 +11,9 @@
 //! table ([`sched`]); kernel locks on rumpuser mutexes and condition
 //! variables ([`klock`]); kernel instances, each with its state under
 //! its own kernel mutexes, several per process if wanted ([`kernel`]);
-//! `virt` interfaces on a rumpcore-net stack ([`netif`]), driven by a
+//! `virt` interfaces on a rumpcore-net stack ([`netif`]) whose socket
+//! buffers stay within a budget derived from `RUMP_MEMLIMIT`
+//! ([`memlimit`]; ENOBUFS beyond it), driven by a
 //! network thread per kernel ([`netthread`]); a descriptor table
 //! ([`fd`]) and the socket calls with NetBSD semantics ([`sockcalls`]),
 //! whose blocked callers wait per socket ([`waits`]);
@@ -32,6 +34,7 @@ pub mod hyper;
 pub mod kernel;
 pub mod klock;
 pub mod layout;
+pub mod memlimit;
 pub mod netif;
 pub mod netthread;
 pub mod sched;

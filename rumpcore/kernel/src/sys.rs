@@ -10,6 +10,7 @@ extern "C" {
     pub fn rumpuser_init(version: c_int, hyp: *const RumpuserHyperup) -> c_int;
     pub fn rumpuser_clock_gettime(clock: c_int, sec: *mut i64, nsec: *mut c_long) -> c_int;
     pub fn rumpuser_seterrno(e: c_int);
+    pub fn rumpuser_getparam(name: *const c_char, buf: *mut c_void, buflen: usize) -> c_int;
     pub fn rumpuser_thread_create(
         f: Option<RumpuserThreadFn>,
         arg: *mut c_void,

@@ -19,6 +19,8 @@
 
 extern crate alloc;
 
+mod backlog;
+pub mod budget;
 pub mod consts;
 mod errno;
 mod iface;

@@ -24,7 +24,8 @@ pub(crate) struct LinkDevice {
     pub(crate) rx: VecDeque<Vec<u8>>,
     pub(crate) link: Box<dyn Link>,
     pub(crate) mtu: usize,
-    /// Frames dropped because the queue was full or the interface down.
+    /// Frames dropped because the queue was full, the interface down or
+    /// a SYN found its listener's backlog full.
     pub(crate) rx_dropped: u64,
     /// Frames sent.
     pub(crate) tx_frames: u64,

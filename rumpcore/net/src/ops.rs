@@ -6,7 +6,7 @@
 use crate::consts::*;
 use crate::errno::{Errno, Result};
 use crate::socket::{Domain, Sock, SockType, SocketHandle, State};
-use crate::stack::{acceptable, Linger, Stack, CONNECT_TIMEOUT, LINGER_MAX};
+use crate::stack::{acceptable, listening_tcp_in, Linger, Stack, CONNECT_TIMEOUT, LINGER_MAX};
 use alloc::vec::Vec;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use smoltcp::socket::{tcp, udp};
@@ -57,7 +57,7 @@ impl Stack {
         let sock = match ty {
             SOCK_STREAM => Sock::new(domain, SockType::Stream, State::Idle),
             SOCK_DGRAM => {
-                let h = self.new_udp();
+                let h = self.new_udp()?;
                 Sock::new(domain, SockType::Dgram, State::Udp { h, peer: None })
             }
             _ => return Err(Errno::EPROTONOSUPPORT),
@@ -164,8 +164,10 @@ impl Stack {
     }
 
     /// `listen`: keeps up to `backlog` (at least 1) connections waiting
-    /// for `accept`. While that many wait, further connection attempts
-    /// are refused (smoltcp answers a SYN no socket listens for with RST).
+    /// for `accept`. While that many wait, or while the buffer budget has
+    /// no room for another connection, SYNs for the port are dropped (the
+    /// peer retries them). Only one idle socket's buffers are allocated
+    /// up front ([`crate::backlog`]); ENOBUFS when even they do not fit.
     pub fn listen(&mut self, h: SocketHandle, backlog: i32) -> Result<()> {
         let s = self.sock(h)?;
         if s.ty != SockType::Stream {
@@ -178,31 +180,22 @@ impl Stack {
             _ => return Err(Errno::EINVAL),
         }
         let local = self.autobind(h)?;
-        let mut pool = match &mut self.sock_mut(h)?.state {
-            State::Listen { pool } => core::mem::take(pool),
-            _ => Vec::new(),
-        };
-        while pool.len() < want {
-            let t = self.new_tcp(nodelay);
-            if self
-                .set
-                .get_mut::<tcp::Socket>(t)
-                .listen(listen_endpoint(local))
-                .is_err()
-            {
-                self.set.remove(t);
-                return Err(Errno::EINVAL);
-            }
-            pool.push(t);
+        if let State::Listen { backlog, .. } = &mut self.sock_mut(h)?.state {
+            *backlog = want;
+            return Ok(());
         }
-        self.sock_mut(h)?.state = State::Listen { pool };
+        let idle = listening_tcp_in(&mut self.set, &self.cfg, nodelay, local)?;
+        self.sock_mut(h)?.state = State::Listen {
+            pool: alloc::vec![idle],
+            backlog: want,
+        };
         Ok(())
     }
 
     /// `accept`: a waiting connection and its peer's address, or EAGAIN.
     pub fn accept(&mut self, h: SocketHandle) -> Result<(SocketHandle, SocketAddr)> {
         let s = self.sock(h)?;
-        let State::Listen { pool } = &s.state else {
+        let State::Listen { pool, .. } = &s.state else {
             return Err(Errno::EINVAL);
         };
         let (domain, nodelay, local) = (s.domain, s.nodelay, s.local);
@@ -210,15 +203,10 @@ impl Stack {
             return Err(Errno::EAGAIN);
         };
         let conn = pool[idx];
-        let fresh = self.new_tcp(nodelay);
-        if let Some(l) = local {
-            let _ = self
-                .set
-                .get_mut::<tcp::Socket>(fresh)
-                .listen(listen_endpoint(l));
-        }
-        if let State::Listen { pool } = &mut self.sock_mut(h)?.state {
-            pool[idx] = fresh;
+        // The pool gets a new idle socket at the next poll
+        // (crate::backlog), if the budget has room.
+        if let State::Listen { pool, .. } = &mut self.sock_mut(h)?.state {
+            pool.remove(idx);
         }
         let t = self.set.get::<tcp::Socket>(conn);
         let peer = t.remote_endpoint().map(from_endpoint);
@@ -268,7 +256,6 @@ impl Stack {
             },
             bound.port(),
         );
-        let t = self.new_tcp(nodelay);
         let ix = self
             .ifaces
             .iter()
@@ -279,6 +266,7 @@ impl Stack {
                     .is_some()
             })
             .ok_or(Errno::ENETUNREACH)?;
+        let t = self.new_tcp(nodelay)?;
         let cx = self.ifaces[ix].iface.context();
         if self
             .set
@@ -487,7 +475,7 @@ impl Stack {
                 }
                 self.lingering.push(Linger { h, local, deadline });
             }
-            State::Listen { pool } => {
+            State::Listen { pool, .. } => {
                 for t in pool {
                     let sock = self.set.get_mut::<tcp::Socket>(t);
                     if sock.state() == tcp::State::Listen {
@@ -519,7 +507,7 @@ impl Stack {
                     State::Connecting { h, .. } | State::Connected { h, .. } => {
                         alloc::vec![*h]
                     }
-                    State::Listen { pool } => pool.clone(),
+                    State::Listen { pool, .. } => pool.clone(),
                     _ => Vec::new(),
                 };
                 for t in handles {

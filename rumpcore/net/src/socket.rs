@@ -43,9 +43,13 @@ impl Events {
 pub(crate) enum State {
     /// TCP, neither connecting nor listening.
     Idle,
-    /// TCP listener: a pool of smoltcp sockets listening on the port,
-    /// `backlog` of them, replaced as connections are accepted.
-    Listen { pool: alloc::vec::Vec<SmolHandle> },
+    /// TCP listener: a pool of at most `backlog` smoltcp sockets on the
+    /// port, the connections not yet accepted and at most one idle
+    /// listening socket (see `crate::backlog`).
+    Listen {
+        pool: alloc::vec::Vec<SmolHandle>,
+        backlog: usize,
+    },
     /// TCP connection attempt under way.
     Connecting {
         h: SmolHandle,

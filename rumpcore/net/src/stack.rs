@@ -1,15 +1,16 @@
 //! The stack: interfaces, the socket table, and [`Stack::poll`], which
 //! runs the protocols at the caller's time and reports readiness changes.
 
+use crate::backlog;
+use crate::budget;
 use crate::consts::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::errno::{Errno, Result};
 use crate::iface::{IfIndex, Iface};
 use crate::socket::{Events, Sock, SocketHandle, State};
 use alloc::collections::BTreeMap;
-use alloc::vec;
 use alloc::vec::Vec;
 use core::net::SocketAddr;
-use smoltcp::iface::{SocketHandle as SmolHandle, SocketSet};
+use smoltcp::iface::{PollIngressSingleResult, SocketHandle as SmolHandle, SocketSet};
 use smoltcp::socket::{tcp, udp};
 use smoltcp::time::{Duration, Instant};
 
@@ -38,6 +39,9 @@ pub struct StackConfig {
     pub udp_datagrams: usize,
     /// Largest listen backlog (a larger one is cut to this).
     pub max_backlog: usize,
+    /// Bytes all socket buffers together may hold (`None`: no limit but
+    /// the allocator's); see [`crate::budget`].
+    pub buffer_budget: Option<usize>,
 }
 
 impl Default for StackConfig {
@@ -49,6 +53,7 @@ impl Default for StackConfig {
             udp_buffer: 64 * 1024,
             udp_datagrams: 64,
             max_backlog: 1024,
+            buffer_budget: None,
         }
     }
 }
@@ -128,20 +133,32 @@ impl Stack {
         self.socks.get_mut(&h.0).ok_or(Errno::EBADF)
     }
 
-    pub(crate) fn new_tcp(&mut self, nodelay: bool) -> SmolHandle {
-        let rx = tcp::SocketBuffer::new(vec![0u8; self.cfg.tcp_rx_buffer]);
-        let tx = tcp::SocketBuffer::new(vec![0u8; self.cfg.tcp_tx_buffer]);
-        let mut s = tcp::Socket::new(rx, tx);
-        s.set_nagle_enabled(!nodelay);
-        self.set.add(s)
+    /// A new TCP socket with its buffers; ENOBUFS when the budget or the
+    /// allocator has no room for them.
+    pub(crate) fn new_tcp(&mut self, nodelay: bool) -> Result<SmolHandle> {
+        new_tcp_in(&mut self.set, &self.cfg, nodelay)
     }
 
-    pub(crate) fn new_udp(&mut self) -> SmolHandle {
+    /// A new UDP socket with its buffers; ENOBUFS as for TCP.
+    pub(crate) fn new_udp(&mut self) -> Result<SmolHandle> {
         let n = self.cfg.udp_datagrams;
         let b = self.cfg.udp_buffer;
-        let rx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; n], vec![0u8; b]);
-        let tx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; n], vec![0u8; b]);
-        self.set.add(udp::Socket::new(rx, tx))
+        let meta = size_of::<udp::PacketMetadata>();
+        budget::admit(&self.set, &self.cfg, 2 * (b + n * meta))?;
+        let rx = udp::PacketBuffer::new(
+            budget::zeroed(n, udp::PacketMetadata::EMPTY)?,
+            budget::zeroed(b, 0u8)?,
+        );
+        let tx = udp::PacketBuffer::new(
+            budget::zeroed(n, udp::PacketMetadata::EMPTY)?,
+            budget::zeroed(b, 0u8)?,
+        );
+        Ok(self.set.add(udp::Socket::new(rx, tx)))
+    }
+
+    /// Bytes of socket buffers in use (see [`StackConfig::buffer_budget`]).
+    pub fn buffer_bytes(&self) -> usize {
+        budget::in_use(&self.set)
     }
 
     /// Hands a received Ethernet frame to interface `ix`; it is processed
@@ -178,11 +195,33 @@ impl Stack {
                 if !i.up {
                     continue;
                 }
+                // One received frame at a time, each listener given an
+                // idle socket before it; a SYN for a full listener is
+                // dropped (crate::backlog).
+                loop {
+                    let cfg = &self.cfg;
+                    backlog::refill(&mut self.socks, &mut self.set, |set, nodelay, local| {
+                        listening_tcp_in(set, cfg, nodelay, local)
+                    });
+                    if let Some(f) = i.dev.rx.front() {
+                        if backlog::syn_dropped(f, &self.socks, &self.set) {
+                            i.dev.rx.pop_front();
+                            i.dev.rx_dropped += 1;
+                            continue;
+                        }
+                    }
+                    let r = i
+                        .iface
+                        .poll_ingress_single(self.now, &mut i.dev, &mut self.set);
+                    if matches!(r, PollIngressSingleResult::None) {
+                        break;
+                    }
+                }
                 // smoltcp sends at most one packet per socket and pass:
                 // repeat while passes send.
                 for _ in 0..EGRESS_PASSES {
                     let sent = i.dev.tx_frames;
-                    i.iface.poll(self.now, &mut i.dev, &mut self.set);
+                    i.iface.poll_egress(self.now, &mut i.dev, &mut self.set);
                     if i.dev.tx_frames == sent {
                         break;
                     }
@@ -273,7 +312,7 @@ impl Stack {
                         s.wr_shut = true;
                     }
                 }
-                State::Listen { pool } => {
+                State::Listen { pool, .. } => {
                     for h in pool.iter() {
                         let t = self.set.get_mut::<tcp::Socket>(*h);
                         if t.state() == tcp::State::Closed {
@@ -317,7 +356,7 @@ impl Stack {
         match &s.state {
             State::Idle | State::Connecting { .. } => {}
             State::Failed => ev |= POLLHUP,
-            State::Listen { pool } => {
+            State::Listen { pool, .. } => {
                 if pool.iter().any(|h| acceptable(self.set.get(*h))) {
                     ev |= POLLIN;
                 }
@@ -348,6 +387,41 @@ impl Stack {
         }
         Events(ev)
     }
+}
+
+/// A new TCP socket in `set` with its buffers under `cfg`'s budget;
+/// ENOBUFS when there is no room for them.
+fn new_tcp_in(
+    set: &mut SocketSet<'static>,
+    cfg: &StackConfig,
+    nodelay: bool,
+) -> Result<SmolHandle> {
+    budget::admit(set, cfg, cfg.tcp_rx_buffer + cfg.tcp_tx_buffer)?;
+    let rx = tcp::SocketBuffer::new(budget::zeroed(cfg.tcp_rx_buffer, 0u8)?);
+    let tx = tcp::SocketBuffer::new(budget::zeroed(cfg.tcp_tx_buffer, 0u8)?);
+    let mut s = tcp::Socket::new(rx, tx);
+    s.set_nagle_enabled(!nodelay);
+    Ok(set.add(s))
+}
+
+/// A new TCP socket listening on `local`: ENOBUFS without room for its
+/// buffers, EINVAL if smoltcp refuses the endpoint.
+pub(crate) fn listening_tcp_in(
+    set: &mut SocketSet<'static>,
+    cfg: &StackConfig,
+    nodelay: bool,
+    local: SocketAddr,
+) -> Result<SmolHandle> {
+    let h = new_tcp_in(set, cfg, nodelay)?;
+    if set
+        .get_mut::<tcp::Socket>(h)
+        .listen(crate::ops::listen_endpoint(local))
+        .is_err()
+    {
+        set.remove(h);
+        return Err(Errno::EINVAL);
+    }
+    Ok(h)
 }
 
 /// Whether a listener's pool socket holds a connection ready to accept.

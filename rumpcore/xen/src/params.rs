@@ -1,7 +1,9 @@
 //! `rumpuser_getparam` answers (NetBSD `rumpuser(3)`): `_RUMPUSER_NCPU` is
 //! the one vCPU the platform schedules on, `_RUMPUSER_HOSTNAME` the
-//! domain's name from xenstore, and every other name a `key=value` word of
-//! the guest's command line. Also the names the I/O hypercalls accept:
+//! domain's name from xenstore, `RUMP_MEMLIMIT` the command line's value
+//! or else the bytes of memory the guest has (the heap's frames, used and
+//! free), and every other name a `key=value` word of the guest's command
+//! line. Also the names the I/O hypercalls accept:
 //! disks as `xvdX` or their vbd number, `virt` units as `N` (or `virtN`).
 //! Pure logic, tested on the host.
 
@@ -9,17 +11,32 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use core::ffi::c_int;
 use rumpuser_abi::errno::{E2BIG, ENOENT};
-use rumpuser_abi::{RUMPUSER_PARAM_HOSTNAME, RUMPUSER_PARAM_NCPU};
+use rumpuser_abi::{RUMPUSER_PARAM_HOSTNAME, RUMPUSER_PARAM_NCPU, RUMP_PARAM_MEMLIMIT};
 use xen_platform::start_info::cmdline_option;
 
 /// Virtual CPUs the rump kernel may use (the platform runs on one vCPU).
 pub const NCPU: &str = "1";
 
+/// What the platform knows that parameters answer with.
+#[derive(Clone, Copy, Debug)]
+pub struct Facts<'a> {
+    /// The domain's name.
+    pub hostname: &'a str,
+    /// The guest's command line.
+    pub cmdline: &'a str,
+    /// Bytes of memory the guest has (0: unknown).
+    pub mem_bytes: u64,
+}
+
 /// The value of parameter `name`, or `None` (ENOENT).
-pub fn lookup(name: &str, hostname: &str, cmdline: &str) -> Option<String> {
+pub fn lookup(name: &str, facts: &Facts<'_>) -> Option<String> {
+    let (hostname, cmdline) = (facts.hostname, facts.cmdline);
     match name {
         RUMPUSER_PARAM_NCPU => Some(NCPU.to_string()),
         RUMPUSER_PARAM_HOSTNAME => Some(hostname.to_string()),
+        RUMP_PARAM_MEMLIMIT => cmdline_option(cmdline, name)
+            .map(ToString::to_string)
+            .or_else(|| (facts.mem_bytes > 0).then(|| facts.mem_bytes.to_string())),
         "" => None,
         _ => cmdline_option(cmdline, name).map(ToString::to_string),
     }
@@ -38,8 +55,8 @@ pub fn copy_out(value: &str, buf: &mut [u8]) -> Result<(), c_int> {
 }
 
 /// [`lookup`] then [`copy_out`], as `rumpuser_getparam` answers.
-pub fn getparam(name: &str, hostname: &str, cmdline: &str, buf: &mut [u8]) -> c_int {
-    match lookup(name, hostname, cmdline) {
+pub fn getparam(name: &str, facts: &Facts<'_>, buf: &mut [u8]) -> c_int {
+    match lookup(name, facts) {
         None => ENOENT,
         Some(v) => copy_out(&v, buf).err().unwrap_or(0),
     }
@@ -81,18 +98,42 @@ pub fn virt_unit(unit: &str) -> Option<usize> {
 mod tests {
     use super::*;
 
+    fn facts<'a>(hostname: &'a str, cmdline: &'a str) -> Facts<'a> {
+        Facts {
+            hostname,
+            cmdline,
+            mem_bytes: 0,
+        }
+    }
+
     #[test]
     fn params() {
         let cmd = "RUMP_VERBOSE=1 rumpx.x=2 RUMP_MEMLIMIT=64m flag";
-        assert_eq!(lookup("_RUMPUSER_NCPU", "h", cmd).as_deref(), Some("1"));
+        let f = facts("h", cmd);
+        assert_eq!(lookup("_RUMPUSER_NCPU", &f).as_deref(), Some("1"));
         assert_eq!(
-            lookup("_RUMPUSER_HOSTNAME", "dom", cmd).as_deref(),
+            lookup("_RUMPUSER_HOSTNAME", &facts("dom", cmd)).as_deref(),
             Some("dom")
         );
-        assert_eq!(lookup("RUMP_VERBOSE", "h", cmd).as_deref(), Some("1"));
-        assert_eq!(lookup("RUMP_MEMLIMIT", "h", cmd).as_deref(), Some("64m"));
-        assert_eq!(lookup("RUMP_THREADS", "h", cmd), None);
-        assert_eq!(lookup("", "h", cmd), None);
+        assert_eq!(lookup("RUMP_VERBOSE", &f).as_deref(), Some("1"));
+        assert_eq!(lookup("RUMP_MEMLIMIT", &f).as_deref(), Some("64m"));
+        assert_eq!(lookup("RUMP_THREADS", &f), None);
+        assert_eq!(lookup("", &f), None);
+    }
+
+    #[test]
+    fn memlimit_defaults_to_the_guests_memory() {
+        let known = Facts {
+            mem_bytes: 10 << 20,
+            ..facts("h", "flag")
+        };
+        assert_eq!(lookup("RUMP_MEMLIMIT", &known).as_deref(), Some("10485760"));
+        let set = Facts {
+            cmdline: "RUMP_MEMLIMIT=4m",
+            ..known
+        };
+        assert_eq!(lookup("RUMP_MEMLIMIT", &set).as_deref(), Some("4m"));
+        assert_eq!(lookup("RUMP_MEMLIMIT", &facts("h", "")), None);
     }
 
     #[test]
@@ -103,11 +144,11 @@ mod tests {
         assert_eq!(copy_out("abcd", &mut buf), Err(E2BIG));
         assert_eq!(copy_out("", &mut []), Err(E2BIG));
         let mut buf = [0u8; 8];
-        assert_eq!(getparam("nope", "h", "", &mut buf), ENOENT);
-        assert_eq!(getparam("_RUMPUSER_NCPU", "h", "", &mut buf), 0);
+        assert_eq!(getparam("nope", &facts("h", ""), &mut buf), ENOENT);
+        assert_eq!(getparam("_RUMPUSER_NCPU", &facts("h", ""), &mut buf), 0);
         assert_eq!(&buf[..2], b"1\0");
         assert_eq!(
-            getparam("_RUMPUSER_HOSTNAME", "longer-than-8", "", &mut buf),
+            getparam("_RUMPUSER_HOSTNAME", &facts("longer-than-8", ""), &mut buf),
             E2BIG
         );
     }

@@ -81,6 +81,12 @@ impl Net {
     }
 
     pub fn with_stack_config(n: usize, cfg: WireConfig, addr: bool, sc: StackConfig) -> Net {
+        Self::with_stack_configs(cfg, addr, &vec![sc; n])
+    }
+
+    /// One stack per configuration in `scs` (seeds are set here).
+    pub fn with_stack_configs(cfg: WireConfig, addr: bool, scs: &[StackConfig]) -> Net {
+        let n = scs.len();
         let mut net = Net {
             stacks: Vec::new(),
             ifx: Vec::new(),
@@ -96,10 +102,10 @@ impl Net {
             dhcp: None,
             woken: vec![Vec::new(); n],
         };
-        for i in 0..n {
+        for (i, sc) in scs.iter().enumerate() {
             let mut s = Stack::new(StackConfig {
                 seed: cfg.seed * 1000 + i as u64,
-                ..sc
+                ..*sc
             });
             let o = Outbox::default();
             let ix = s

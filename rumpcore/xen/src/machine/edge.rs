@@ -598,7 +598,13 @@ pub unsafe extern "C" fn rumpuser_getparam(
         // SAFETY: `buf` is non-null and valid for `buflen` bytes (ABI).
         unsafe { core::slice::from_raw_parts_mut(buf.cast(), buflen) }
     };
-    params::getparam(name, &hostname(), cmdline(), out)
+    let mem = xen_platform::mm::stats();
+    let facts = params::Facts {
+        hostname: &hostname(),
+        cmdline: cmdline(),
+        mem_bytes: mem.free_bytes + mem.used_bytes,
+    };
+    params::getparam(name, &facts, out)
 }
 
 /// `rumpuser_getrandom`: always the whole buffer.
