@@ -11,6 +11,8 @@ mod blk;
 mod boot;
 #[path = "xen/dom0_run.rs"]
 mod dom0_run;
+#[path = "xen/dom0_test.rs"]
+mod dom0_test;
 #[path = "xen/httpd.rs"]
 mod httpd;
 #[path = "xen/net.rs"]
@@ -25,6 +27,7 @@ mod services;
 use blk::*;
 use boot::*;
 use dom0_run::*;
+use dom0_test::*;
 use httpd::*;
 use net::*;
 use rump::*;
@@ -157,6 +160,10 @@ fn main() -> ExitCode {
         (
             "rumpx_run_serves_httpd_on_a_real_dom0",
             rumpx_run_serves_httpd_on_a_real_dom0,
+        ),
+        (
+            "rumpx_test_runs_a_scenario_on_a_real_dom0",
+            rumpx_test_runs_a_scenario_on_a_real_dom0,
         ),
     ];
     // RUMPX_XEN_CASES=word[,word...] runs only the cases whose names
