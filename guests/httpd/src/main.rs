@@ -5,9 +5,12 @@
 //! Command line (xl's `extra=`): `ip=A.B.C.D/LEN` or `ip=dhcp` (without
 //! `ip=`: the vif's xenstore `ip` key, else DHCP), `gw=A.B.C.D`, `port=N`
 //! (80), `disk=xvdX` (`xvda`; `none` serves `/healthz` and a built-in
-//! page). Lines: `httpd: serving http on A.B.C.D:PORT`, one access-log
-//! line per request, `httpd: shutting down, served N requests`,
-//! `httpd: FAILED: <why>`.
+//! page). Lines: `httpd: N KiB free, serving C connections at once ...`
+//! (the cap follows the memory, see `serve`), `httpd: serving http on
+//! A.B.C.D:PORT`, one access-log line per request, `httpd: low on memory:
+//! <what>` (once, the first time a connection could not get memory; it is
+//! closed and the server keeps going), `httpd: shutting down, served N
+//! requests`, `httpd: FAILED: <why>`.
 #![no_std]
 #![no_main]
 

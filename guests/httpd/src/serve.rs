@@ -1,24 +1,43 @@
-//! Accepting and serving connections: one platform thread per connection
-//! (at most [`MAX_CONNECTIONS`]; more wait in the listen backlog), each
-//! driving an httpd-core `Connection` with blocking socket calls, file
+//! Accepting and serving connections: one platform thread per connection,
+//! each driving an httpd-core `Connection` with blocking socket calls, file
 //! bodies read in [`CHUNK`]-byte pieces, a request deadline and a lingering
 //! close so a refused request's answer is not lost to a reset.
+//!
+//! Memory: at startup the connection cap is derived from the free memory
+//! (httpd-core's `capacity`: what is left beside [`RESERVE_BYTES`], divided
+//! by [`PER_CONNECTION_BYTES`], between 1 and [`MAX_CONNECTIONS`]); more
+//! connections wait in the kernel's listen backlog, whose SYNs the kernel
+//! drops (the client retries) while it has no socket buffers to spare. A
+//! connection that still cannot get a thread or its buffer is closed, the
+//! server keeps accepting, and the console says `httpd: low on memory:
+//! ...` the first time.
 
-use alloc::vec;
+use alloc::vec::Vec;
+use core::fmt;
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use httpd_core::capacity::{connection_cap, Costs};
 use httpd_core::log::access_line;
 use httpd_core::{Connection, DocRoot, Output, StaticRoot};
 use rumpcore_client::net::{self, PollFd, Shutdown, TcpListener, TcpStream, POLLIN};
+use rumpuser_abi::errno::ENOBUFS;
 use xen_platform::sched::{self, WaitQueue};
-use xen_platform::{println, time};
+use xen_platform::{mm, println, time};
 
 use crate::disk::DiskRoot;
 use crate::ready;
 
-/// Connections served at once.
+/// Connections served at once at most (with memory to spare).
 const MAX_CONNECTIONS: usize = 64;
+/// What one connection may take: its thread's stack and guard page, its
+/// buffer, its socket's buffers (the kernel's largest, 2 x 64 KiB) and a
+/// little for its request state and open file.
+const PER_CONNECTION_BYTES: usize = CONN_STACK_BYTES + 4096 + CHUNK + 128 * 1024 + 8 * 1024;
+/// Memory kept beside the connections: the ext2 block cache (256 blocks,
+/// up to 1 MiB), disk requests and read-ahead, the kernel's idle listener
+/// and timers, the network driver.
+const RESERVE_BYTES: usize = 2 * 1024 * 1024;
 /// Listen backlog (connections waiting for a free slot).
 const BACKLOG: i32 = 64;
 /// Stack of a connection thread (the kernel's calls run on it too).
@@ -49,6 +68,17 @@ static SERVED: AtomicU64 = AtomicU64::new(0);
 static ACTIVE: AtomicUsize = AtomicUsize::new(0);
 /// The acceptor waits here for a free connection slot.
 static SLOT_FREE: WaitQueue = WaitQueue::new();
+/// Set once the server first ran short of memory.
+static LOW_ON_MEMORY: AtomicBool = AtomicBool::new(false);
+
+/// Says once on the console that memory ran short, and what for.
+fn low_on_memory(what: fmt::Arguments<'_>) {
+    if !LOW_ON_MEMORY.swap(true, Ordering::Relaxed) {
+        println!(
+            "httpd: low on memory: {what}; such connections are closed, the server keeps accepting"
+        );
+    }
+}
 
 /// Requests answered so far.
 pub fn requests_served() -> u64 {
@@ -60,11 +90,28 @@ pub fn serve(addr: Ipv4Addr, port: u16, has_disk: bool) -> Result<(), alloc::str
     let any = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
     let listener = TcpListener::bind_with_backlog(any, BACKLOG)
         .map_err(|e| alloc::format!("listen on port {port}: {e}"))?;
+    let free = mm::stats().free_bytes;
+    let costs = Costs {
+        per_connection: PER_CONNECTION_BYTES,
+        reserve: RESERVE_BYTES,
+    };
+    let cap = connection_cap(free, costs, MAX_CONNECTIONS);
+    println!(
+        "httpd: {} KiB free, serving {cap} connections at once ({} KiB each, {} KiB kept)",
+        free / 1024,
+        PER_CONNECTION_BYTES / 1024,
+        RESERVE_BYTES / 1024
+    );
     ready::announce(addr, port);
     loop {
-        SLOT_FREE.wait_for(|| ACTIVE.load(Ordering::Acquire) < MAX_CONNECTIONS, None);
+        SLOT_FREE.wait_for(|| ACTIVE.load(Ordering::Acquire) < cap, None);
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
+            Err(e @ rumpcore_client::Error::Errno(ENOBUFS)) => {
+                low_on_memory(format_args!("accept: {e}"));
+                sched::sleep_ns(10_000_000);
+                continue;
+            }
             Err(e) => {
                 println!("httpd: accept: {e}");
                 sched::sleep_ns(10_000_000);
@@ -81,7 +128,7 @@ pub fn serve(addr: Ipv4Addr, port: u16, has_disk: bool) -> Result<(), alloc::str
         // (closing the connection).
         if let Err(e) = spawned {
             ACTIVE.fetch_sub(1, Ordering::AcqRel);
-            println!("httpd: no thread for {peer}: {e}");
+            low_on_memory(format_args!("no thread for {peer}: {e}"));
             sched::sleep_ns(10_000_000);
         }
     }
@@ -111,8 +158,13 @@ fn readable(stream: &TcpStream, ms: i32) -> bool {
 
 /// Runs the HTTP exchange until the server or the peer ends it.
 fn drive<R: DocRoot>(stream: &TcpStream, peer: SocketAddr, root: &mut R) {
+    let mut buf = Vec::new();
+    if buf.try_reserve_exact(CHUNK).is_err() {
+        low_on_memory(format_args!("no {} KiB buffer for {peer}", CHUNK / 1024));
+        return;
+    }
+    buf.resize(CHUNK, 0u8);
     let mut conn = Connection::new();
-    let mut buf = vec![0u8; CHUNK];
     let mut deadline = time::monotonic_ns() + REQUEST_NS;
     loop {
         let output = conn.next_output(root, now(), &mut buf);

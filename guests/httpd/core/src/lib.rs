@@ -10,6 +10,7 @@
 
 extern crate alloc;
 
+pub mod capacity;
 pub mod conn;
 pub mod date;
 pub mod docroot;
