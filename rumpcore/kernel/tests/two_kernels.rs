@@ -5,17 +5,20 @@
 //! that drops frames with a seeded generator. Over it: TCP (B listens,
 //! A connects, several connections, megabytes each way, FNV-1a digests
 //! compared) and UDP (self-checking datagrams both ways: all arrive
-//! without loss, those that arrive under loss are intact). Environment:
-//! `TWO_KERNELS_SEED` (the wire's loss seed), `TWO_KERNELS_HALF_CLOSE=1`
-//! (reproduces a known stall, see `exchange`).
+//! without loss, those that arrive under loss are intact), and clients
+//! that half-close while the server still sends, under loss, for
+//! several wire seeds (a stall there prints the last frames on the
+//! wire). Environment: `TWO_KERNELS_SEED` (the wire's loss seed for the
+//! first lossy phase).
 
 mod common;
 
+use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::net::SocketAddr;
 use std::os::unix::net::UnixDatagram;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use check_data::{fnv1a, Fnv1a, Pattern, SplitMix64};
@@ -197,25 +200,61 @@ impl Side {
     }
 }
 
+/// TCP frames the wire keeps for a stall's report.
+const TRACE_FRAMES: usize = 160;
+
 /// The wire between the two kernels' virt interfaces.
 struct Wire {
     /// Frames dropped per thousand.
     loss_permille: AtomicU32,
+    /// Seeds the loss; each direction restarts its generator when this
+    /// changes.
+    seed: AtomicU64,
     stop: AtomicBool,
     passed: AtomicU64,
     dropped: AtomicU64,
+    /// The last TCP frames, as lines (see [`tcp_line`]).
+    trace: Mutex<VecDeque<String>>,
+    start: Instant,
 }
 
 impl Wire {
-    /// Relays frames from `from` to `to`, dropping some.
-    fn relay(self: Arc<Self>, from: UnixDatagram, to: UnixDatagram, seed: u64) {
-        let mut rng = SplitMix64::new(seed);
+    fn new(seed: u64) -> Wire {
+        Wire {
+            loss_permille: AtomicU32::new(0),
+            seed: AtomicU64::new(seed),
+            stop: AtomicBool::new(false),
+            passed: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            trace: Mutex::new(VecDeque::new()),
+            start: Instant::now(),
+        }
+    }
+
+    /// Relays frames from `from` to `to`, dropping some; `salt` tells
+    /// the directions' generators apart.
+    fn relay(self: Arc<Self>, from: UnixDatagram, to: UnixDatagram, salt: u64) {
+        let mut seed = self.seed.load(Ordering::Relaxed);
+        let mut rng = SplitMix64::new(seed ^ salt);
         let mut buf = vec![0u8; 65536];
         from.set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
         while !self.stop.load(Ordering::Relaxed) {
             let Ok(n) = from.recv(&mut buf) else { continue };
-            if rng.below(1000) < u64::from(self.loss_permille.load(Ordering::Relaxed)) {
+            if self.seed.load(Ordering::Relaxed) != seed {
+                seed = self.seed.load(Ordering::Relaxed);
+                rng = SplitMix64::new(seed ^ salt);
+            }
+            let drop = rng.below(1000) < u64::from(self.loss_permille.load(Ordering::Relaxed));
+            if let Some(line) = tcp_line(&buf[..n]) {
+                let mut t = self.trace.lock().unwrap();
+                if t.len() == TRACE_FRAMES {
+                    t.pop_front();
+                }
+                let mark = if drop { " DROPPED" } else { "" };
+                t.push_back(format!("{:?} {line}{mark}", self.start.elapsed()));
+            }
+            if drop {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -223,25 +262,87 @@ impl Wire {
             let _ = to.send(&buf[..n]);
         }
     }
+
+    /// Prints the last TCP frames the wire saw.
+    fn print_trace(&self) {
+        eprintln!("the last {TRACE_FRAMES} TCP frames on the wire:");
+        for l in self.trace.lock().unwrap().iter() {
+            eprintln!("  {l}");
+        }
+    }
 }
 
-/// Whether the client half-closes as soon as it has sent
-/// (`TWO_KERNELS_HALF_CLOSE=1`): reproduces a stall, see [`exchange`].
-fn half_close_early() -> bool {
-    std::env::var_os("TWO_KERNELS_HALF_CLOSE").is_some_and(|v| v == "1")
+/// A TCP/IPv4 Ethernet frame as one line: ports, sequence and
+/// acknowledgement numbers, flags, payload length, window and SACK
+/// blocks; None for anything else.
+fn tcp_line(f: &[u8]) -> Option<String> {
+    if f.len() < 14 + 20 || f[12..14] != [8, 0] || f[14 + 9] != 6 {
+        return None;
+    }
+    let ip = &f[14..];
+    let ihl = usize::from(ip[0] & 15) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let t = ip.get(ihl..total.min(ip.len()))?;
+    let doff = usize::from(*t.get(12)? >> 4) * 4;
+    let opts = t.get(20..doff)?;
+    let be32 = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    let flags: String = [(1, 'F'), (2, 'S'), (4, 'R'), (8, 'P'), (16, '.')]
+        .iter()
+        .filter(|(bit, _)| t[13] & bit != 0)
+        .map(|(_, c)| *c)
+        .collect();
+    let mut sack = String::new();
+    let mut o = opts;
+    while let Some(&kind) = o.first() {
+        match kind {
+            0 => break,
+            1 => o = &o[1..],
+            _ => {
+                let len = usize::from(*o.get(1)?).max(2);
+                if kind == 5 {
+                    for b in o.get(2..len)?.chunks_exact(8) {
+                        sack += &format!(" sack {}-{}", be32(&b[..4]), be32(&b[4..]));
+                    }
+                }
+                o = o.get(len..)?;
+            }
+        }
+    }
+    Some(format!(
+        "{}>{} seq {} ack {} [{flags}] len {} win {}{sack}",
+        u16::from_be_bytes([t[0], t[1]]),
+        u16::from_be_bytes([t[2], t[3]]),
+        be32(&t[4..8]),
+        be32(&t[8..12]),
+        t.len() - doff,
+        u16::from_be_bytes([t[14], t[15]]),
+    ))
+}
+
+/// How a client ends its sending side.
+#[derive(Clone, Copy, PartialEq)]
+enum Close {
+    /// Once it has received everything (the server has sent its FIN).
+    Late,
+    /// As soon as its bytes are written, while the server still sends
+    /// (an HTTP client's half-close): the server sends from CLOSE-WAIT
+    /// and the client waits in FIN-WAIT for the ACK of its FIN.
+    Early,
 }
 
 /// Sends `out` while reading `expect` bytes (two threads), then closes
-/// in order: the client shuts its sending side down only once it has
-/// everything, the server once it has read the client's end of file.
-/// Known problem: if the client half-closes while the server still
-/// sends (`TWO_KERNELS_HALF_CLOSE=1`), under loss the server, now in
-/// CLOSE-WAIT, stops retransmitting a lost segment and the transfer
-/// stalls for good (the receiver keeps acknowledging the hole with
-/// SACK; seen with smoltcp 0.12 and 0.14). Returns the digest and
-/// length of what arrived.
-fn exchange(side: Side, fd: i32, out: Vec<u8>, expect: usize, server: bool) -> (u64, usize) {
-    let early = !server && half_close_early();
+/// in order: the client shuts its sending side down when `close` says,
+/// the server once it has read the client's end of file. Returns the
+/// digest and length of what arrived.
+fn exchange(
+    side: Side,
+    fd: i32,
+    out: Vec<u8>,
+    expect: usize,
+    server: bool,
+    close: Close,
+) -> (u64, usize) {
+    let early = !server && close == Close::Early;
     let writer = std::thread::spawn(move || {
         for chunk in out.chunks(16 * 1024) {
             let n = side.write(fd, chunk).expect("write");
@@ -281,8 +382,8 @@ fn data(port: u16, dir: u64, len: usize) -> Vec<u8> {
 }
 
 /// `conns` connections from A to B's `port`, `len` bytes each way on
-/// each.
-fn tcp(a: Side, b: Side, port: u16, conns: usize, len: usize) {
+/// each, the clients closing as `close` says.
+fn tcp(a: Side, b: Side, port: u16, conns: usize, len: usize, close: Close) {
     let to: &'static str = format!("10.0.0.2:{port}").leak();
     let lfd = b.socket(SOCK_STREAM);
     b.bind(lfd, to);
@@ -292,7 +393,7 @@ fn tcp(a: Side, b: Side, port: u16, conns: usize, len: usize) {
             .map(|_| {
                 let (c, peer) = b.accept(lfd);
                 std::thread::spawn(move || {
-                    let (h, n) = exchange(b, c, data(peer.port(), 2, len), len, true);
+                    let (h, n) = exchange(b, c, data(peer.port(), 2, len), len, true, close);
                     (peer.port(), h, n)
                 })
             })
@@ -309,7 +410,7 @@ fn tcp(a: Side, b: Side, port: u16, conns: usize, len: usize) {
                 let fd = a.socket(SOCK_STREAM);
                 a.connect(fd, to);
                 let port = a.sockname(fd).port();
-                let (h, n) = exchange(a, fd, data(port, 1, len), len, false);
+                let (h, n) = exchange(a, fd, data(port, 1, len), len, false, close);
                 (port, h, n)
             })
         })
@@ -424,6 +525,25 @@ fn udp(a: Side, b: Side, wire: &Wire) {
     b.close(ub);
 }
 
+/// Runs `f`; if it has not finished after `limit` (a blocked kernel call
+/// never returns on its own), prints what `what` is and the wire's last
+/// frames and ends the process.
+fn bounded<T>(what: &str, limit: Duration, wire: &Wire, f: impl FnOnce() -> T) -> T {
+    let (done, finished) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if finished.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+                eprintln!("two_kernels: {what}: no result after {limit:?}");
+                wire.print_trace();
+                std::process::exit(101);
+            }
+        });
+        let r = f();
+        let _ = done.send(());
+        r
+    })
+}
+
 /// Ends the process if the test hangs (a blocked kernel call never
 /// returns on its own).
 fn watchdog(limit: Duration) {
@@ -470,22 +590,17 @@ fn two_kernels_talk() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x7a0_5eed);
     println!("wire loss seed {seed:#x} (TWO_KERNELS_SEED)");
-    let wire = Arc::new(Wire {
-        loss_permille: AtomicU32::new(0),
-        stop: AtomicBool::new(false),
-        passed: AtomicU64::new(0),
-        dropped: AtomicU64::new(0),
-    });
+    let wire = Arc::new(Wire::new(seed));
     let p0 = rumpuser_hosted::take_virt_peer("0").expect("virt0's far end");
     let p1 = rumpuser_hosted::take_virt_peer("1").expect("virt1's far end");
     let (p0b, p1b) = (p0.try_clone().unwrap(), p1.try_clone().unwrap());
     let w = wire.clone();
-    let t1 = std::thread::spawn(move || w.relay(p0, p1b, seed));
+    let t1 = std::thread::spawn(move || w.relay(p0, p1b, 0));
     let w = wire.clone();
-    let t2 = std::thread::spawn(move || w.relay(p1, p0b, seed ^ 0xffff));
+    let t2 = std::thread::spawn(move || w.relay(p1, p0b, 0xffff));
 
     let t = Instant::now();
-    tcp(a, b, 5000, 4, 256 * 1024);
+    tcp(a, b, 5000, 4, 256 * 1024, Close::Late);
     println!(
         "tcp without loss: 4 x 256 KiB each way in {:?}",
         t.elapsed()
@@ -493,12 +608,29 @@ fn two_kernels_talk() {
     udp(a, b, &wire);
     wire.loss_permille.store(50, Ordering::Relaxed);
     let t = Instant::now();
-    tcp(a, b, 5001, 4, 1 << 20);
+    bounded("tcp under loss", Duration::from_secs(120), &wire, || {
+        tcp(a, b, 5001, 4, 1 << 20, Close::Late)
+    });
     println!(
         "tcp under 5% loss: 4 x 1 MiB each way in {:?}; wire passed {} frames, dropped {}",
         t.elapsed(),
         wire.passed.load(Ordering::Relaxed),
         wire.dropped.load(Ordering::Relaxed)
+    );
+    // Clients that half-close while the server still sends, under loss,
+    // several wire seeds: a FIN that smoltcp stopped retransmitting
+    // (rumpcore-net's fin_probe) stalled these for good.
+    let t = Instant::now();
+    for (i, seed) in [0x4u64, 0x1, 0x5eed_c105e].into_iter().enumerate() {
+        wire.seed.store(seed, Ordering::Relaxed);
+        let what = format!("half-close under 5% loss, wire seed {seed:#x}");
+        bounded(&what, Duration::from_secs(30), &wire, || {
+            tcp(a, b, 5002 + i as u16, 3, 256 * 1024, Close::Early)
+        });
+    }
+    println!(
+        "half-close under 5% loss: 3 seeds x 3 connections x 256 KiB each way in {:?}",
+        t.elapsed()
     );
     wire.stop.store(true, Ordering::Relaxed);
     t1.join().unwrap();

@@ -23,6 +23,7 @@ mod backlog;
 pub mod budget;
 pub mod consts;
 mod errno;
+mod fin_probe;
 mod iface;
 mod link;
 mod ops;

@@ -5,6 +5,7 @@ use crate::backlog;
 use crate::budget;
 use crate::consts::{POLLERR, POLLHUP, POLLIN, POLLOUT};
 use crate::errno::{Errno, Result};
+use crate::fin_probe;
 use crate::iface::{IfIndex, Iface};
 use crate::socket::{Events, Sock, SocketHandle, State};
 use alloc::collections::BTreeMap;
@@ -232,6 +233,7 @@ impl Stack {
                 break;
             }
         }
+        fin_probe::update(&mut self.set);
         let mut woken = Vec::new();
         for (id, old) in before {
             if let Some(s) = self.socks.get(&id) {
