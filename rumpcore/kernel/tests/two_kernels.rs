@@ -4,8 +4,9 @@
 //! virt1 10.0.0.2/24, their hosted interfaces joined by a wire thread
 //! that drops frames with a seeded generator. Over it: TCP (B listens,
 //! A connects, several connections, megabytes each way, FNV-1a digests
-//! compared; one 8 MiB transfer's rate printed) and UDP (self-checking datagrams both ways: all arrive
-//! without loss, those that arrive under loss are intact), and clients
+//! compared; one 8 MiB transfer's rate printed) and UDP (self-checking
+//! datagrams both ways: all arrive without loss, those that arrive
+//! under loss are intact), and clients
 //! that half-close while the server still sends, under loss, for
 //! several wire seeds (a stall there prints the last frames on the
 //! wire). Environment: `TWO_KERNELS_SEED` (the wire's loss seed for the
