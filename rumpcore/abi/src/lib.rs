@@ -17,6 +17,7 @@
 //! Facts come from `shared/rumpuser-abi.md`.
 #![no_std]
 
+pub mod calls;
 pub mod client;
 pub mod consts;
 pub mod errno;

@@ -194,3 +194,28 @@ fn hypercall_names() {
     }
     assert_eq!(names::KERNEL_DELIVERPKT, "rump_virtif_virt_deliverpkt");
 }
+
+/// `calls` declares exactly the platform's symbols of `HYPERCALLS`, each
+/// once.
+#[test]
+fn every_hypercall_is_declared_once() {
+    let source = include_str!("calls.rs");
+    let declared = |name: &str| {
+        let mut pattern = [0u8; 64];
+        let head = b"pub fn ";
+        pattern[..head.len()].copy_from_slice(head);
+        pattern[head.len()..head.len() + name.len()].copy_from_slice(name.as_bytes());
+        pattern[head.len() + name.len()] = b'(';
+        let pattern = core::str::from_utf8(&pattern[..head.len() + name.len() + 1]).unwrap();
+        source.matches(pattern).count()
+    };
+    // The kernel's upcall for received frames is defined by the kernel,
+    // not declared for it.
+    let calls = HYPERCALLS
+        .iter()
+        .filter(|n| **n != names::KERNEL_DELIVERPKT);
+    for name in calls.clone() {
+        assert_eq!(declared(name), 1, "{name}");
+    }
+    assert_eq!(source.matches("pub fn ").count(), calls.count());
+}
