@@ -47,36 +47,55 @@ pub(crate) fn refill(
     }
 }
 
-/// The TCP port and destination of `frame` if it is an Ethernet frame
+/// The source and destination of `frame` if it is an Ethernet frame
 /// carrying a TCP SYN without ACK (a connection request).
-fn syn_destination(frame: &[u8]) -> Option<SocketAddr> {
+fn syn_endpoints(frame: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
     let eth = EthernetFrame::new_checked(frame).ok()?;
-    let (ip, tcp): (IpAddr, &[u8]) = match eth.ethertype() {
+    let (src, dst, tcp): (IpAddr, IpAddr, &[u8]) = match eth.ethertype() {
         EthernetProtocol::Ipv4 => {
             let p = Ipv4Packet::new_checked(eth.payload()).ok()?;
             if p.next_header() != IpProtocol::Tcp || p.more_frags() || p.frag_offset() != 0 {
                 return None;
             }
-            (IpAddr::V4(p.dst_addr()), p.payload())
+            (
+                IpAddr::V4(p.src_addr()),
+                IpAddr::V4(p.dst_addr()),
+                p.payload(),
+            )
         }
         EthernetProtocol::Ipv6 => {
             let p = Ipv6Packet::new_checked(eth.payload()).ok()?;
             if p.next_header() != IpProtocol::Tcp {
                 return None;
             }
-            (IpAddr::V6(p.dst_addr()), p.payload())
+            (
+                IpAddr::V6(p.src_addr()),
+                IpAddr::V6(p.dst_addr()),
+                p.payload(),
+            )
         }
         _ => return None,
     };
     let t = TcpPacket::new_checked(tcp).ok()?;
-    (t.syn() && !t.ack()).then(|| SocketAddr::new(ip, t.dst_port()))
+    (t.syn() && !t.ack()).then(|| {
+        (
+            SocketAddr::new(src, t.src_port()),
+            SocketAddr::new(dst, t.dst_port()),
+        )
+    })
 }
 
 /// Whether `frame` is a SYN for a listener that has no idle listening
-/// socket (backlog full or no buffers): such a SYN is dropped.
+/// socket (backlog full or no buffers) and is not a repeat of one a pool
+/// socket already answers: such a SYN is dropped.
 pub(crate) fn syn_dropped(frame: &[u8], socks: &BTreeMap<u32, Sock>, set: &SocketSet<'_>) -> bool {
-    let Some(dst) = syn_destination(frame) else {
+    let Some((src, dst)) = syn_endpoints(frame) else {
         return false;
+    };
+    let from_src = |h: &SmolHandle| {
+        let t = set.get::<tcp::Socket>(*h);
+        t.remote_endpoint()
+            .is_some_and(|e| IpAddr::from(e.addr) == src.ip() && e.port == src.port())
     };
     socks.values().any(|s| {
         let (State::Listen { pool, .. }, Some(local)) = (&s.state, s.local) else {
@@ -85,6 +104,6 @@ pub(crate) fn syn_dropped(frame: &[u8], socks: &BTreeMap<u32, Sock>, set: &Socke
         local.port() == dst.port()
             && local.is_ipv4() == dst.is_ipv4()
             && (local.ip().is_unspecified() || local.ip() == dst.ip())
-            && !pool.iter().any(|h| idle(set, *h))
+            && !pool.iter().any(|h| idle(set, *h) || from_src(h))
     })
 }
