@@ -1,7 +1,9 @@
 //! The httpd guest on Xen through `rumpx test`'s runner: the scenario
-//! tests/scenarios/httpd.toml (two httpd guests side by side, each with its
-//! own ext2 disk of generated files, checked from dom0 with
-//! `rumpx-http-probe`) runs on the shared test host; every check must pass.
+//! tests/scenarios/httpd.toml (three httpd guests side by side, one of
+//! them at 12 MiB serving more connections than its memory lets it take at
+//! once, each with its own ext2 disk of generated files, checked from dom0
+//! with `rumpx-http-probe`) runs on the shared test host; every check must
+//! pass.
 //! Consoles and xl logs stay in target/rumpx-test/httpd/.
 
 use super::*;
