@@ -137,7 +137,7 @@ struct HttpArgs {
     #[arg(long, default_value_t = 2000)]
     requests: u32,
     /// memory= sizes (MiB) tried for the httpd guest, largest first.
-    #[arg(long, value_delimiter = ',', default_value = "64,32,24,16,12,8")]
+    #[arg(long, value_delimiter = ',', default_value = "64,32,16,12,8,6,5,4")]
     rumpx_steps: Vec<u32>,
     /// memory= sizes (MiB) tried for the Linux DomU, largest first.
     #[arg(long, value_delimiter = ',', default_value = "128,96,80,64,48")]
