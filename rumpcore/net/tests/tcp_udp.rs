@@ -63,10 +63,10 @@ fn exchange(
                     }
                 }
             }
-            // b shuts its side after reading a's FIN: smoltcp 0.12 does not
-            // retransmit a lost FIN from CLOSING (simultaneous close), so
-            // the test avoids that case.
-            if sent[k] == data.len() && !shut[k] && (k == 0 || eof[k]) {
+            // Each side shuts its write side as soon as all its bytes are
+            // queued, so both FINs can cross (simultaneous close, CLOSING;
+            // smoltcp 0.12 did not retransmit a lost FIN from there).
+            if sent[k] == data.len() && !shut[k] {
                 s.shutdown(*h, SHUT_WR).unwrap();
                 shut[k] = true;
             }
