@@ -1023,10 +1023,16 @@ shutdown = "poweroff"
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scenarios/httpd.toml");
         let s = Scenario::load(&path).unwrap();
         assert_eq!(s.name, "httpd");
-        assert_eq!(s.guests.len(), 2);
+        let names: Vec<&str> = s.guests.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(names, ["www1", "www2", "httpd-small"]);
         for g in &s.guests {
             let sizes: Vec<u64> = g.disks[0].generate.iter().map(|f| f.bytes).collect();
-            assert_eq!(sizes, [0, 1, 4096, 1 << 20, 8 << 20]);
+            if g.name == "httpd-small" {
+                assert_eq!(g.memory_mib, 12);
+                assert_eq!(sizes, [4096, 8 << 20]);
+            } else {
+                assert_eq!(sizes, [0, 1, 4096, 1 << 20, 8 << 20]);
+            }
             assert!(
                 matches!(&g.disks[0].source, DiskSource::Dir(d) if d.join("index.html").is_file())
             );
@@ -1058,6 +1064,25 @@ shutdown = "poweroff"
                 1
             );
         }
+        // The small guest takes more connections than it serves at once.
+        assert_eq!(
+            count("httpd-small", |k| matches!(
+                k,
+                CheckKind::Load {
+                    conns: 40,
+                    requests: 100,
+                    ..
+                }
+            )),
+            1
+        );
+        assert_eq!(
+            count("httpd-small", |k| matches!(
+                k,
+                CheckKind::Shutdown(ShutdownReason::Poweroff)
+            )),
+            1
+        );
     }
 
     /// The example without HTTP (tests/scenarios/rumpkern.toml).
